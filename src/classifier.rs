@@ -1,0 +1,398 @@
+//! Article classification: segment → vectorize → classify each segment → aggregate.
+//!
+//! Aggregation follows the labelling guide's last section: an article's share of a label
+//! is the sum over its segments of (segment length in characters × the segment's
+//! probability of that label), divided by the total length; `primary` is the label with
+//! the largest share; `topics` are the topic labels (never `other`) with a share of at
+//! least the threshold (20 % by default), largest first.
+
+use rustc_hash::FxHashMap;
+
+use crate::error::{InputError, ModelError};
+use crate::model::{Calibration, LinearModel, ModelFile};
+use crate::text::{has_arabic_letter, segment, Span};
+use crate::vectorizer::{Coverage, SparseVector, Vectorizer};
+use crate::OTHER;
+
+/// The model shipped in the binary (`models/tasnif.json`).
+pub const EMBEDDED_MODEL: &[u8] = include_bytes!("../models/tasnif.json");
+
+/// Default minimum share for a topic.
+pub const DEFAULT_TOPIC_THRESHOLD: f32 = 0.2;
+
+/// Per-call options. [`Options::default`] is what `Classify` does with no options.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Options {
+    pub topic_threshold: f32,
+    /// Number of terms per label to explain (0 = no explanation).
+    pub explain_top_n: usize,
+    /// Longest accepted text, in characters.
+    pub max_chars: usize,
+    /// Over `max_chars`: classify the first `max_chars` characters instead of failing.
+    pub truncate: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            topic_threshold: DEFAULT_TOPIC_THRESHOLD,
+            explain_top_n: 0,
+            max_chars: 1_000_000,
+            truncate: false,
+        }
+    }
+}
+
+/// One classified segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentResult {
+    pub span: Span,
+    /// Probability of each label, in model label order.
+    pub probabilities: Vec<f32>,
+    pub label: usize,
+    pub coverage: Coverage,
+}
+
+/// A term's contribution to a label's score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contribution {
+    pub term: String,
+    pub contribution: f32,
+}
+
+/// A classified article.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Article {
+    /// Share of each label, in model label order; sums to 1.
+    pub shares: Vec<f32>,
+    pub primary: usize,
+    /// Topic label indices, largest share first.
+    pub topics: Vec<usize>,
+    pub coverage: Coverage,
+    pub out_of_domain: bool,
+    pub segments: Vec<SegmentResult>,
+    /// Per label (model order), its top terms; empty unless asked.
+    pub explanations: Vec<Vec<Contribution>>,
+    /// Characters classified (after truncation).
+    pub characters: usize,
+    pub truncated: bool,
+}
+
+/// A vectorized text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vectorized {
+    pub vector: SparseVector,
+    pub coverage: Coverage,
+    pub truncated: bool,
+}
+
+/// A loaded model, ready to classify. Cheap to share between threads.
+#[derive(Debug)]
+pub struct Classifier {
+    vectorizer: Vectorizer,
+    model: LinearModel,
+    calibration: Calibration,
+    other: Option<usize>,
+    file: ModelFile,
+    sha256: String,
+}
+
+impl Classifier {
+    /// Loads a model file's bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
+        let file = ModelFile::from_bytes(bytes)?;
+        let sha256 = crate::model::artifact::sha256_hex(bytes);
+        Self::from_file(file, sha256)
+    }
+
+    /// The model embedded in the binary.
+    pub fn embedded() -> Result<Self, ModelError> {
+        Self::from_bytes(EMBEDDED_MODEL)
+    }
+
+    /// Loads a model from disk.
+    pub fn load(path: &std::path::Path) -> Result<Self, ModelError> {
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_bytes(&bytes)
+    }
+
+    fn from_file(file: ModelFile, sha256: String) -> Result<Self, ModelError> {
+        let mut metadata = file.clone();
+        // The inference parts live in the vectorizer and model; keep only metadata here.
+        metadata.vocabulary = Vec::new();
+        metadata.idf = Vec::new();
+        metadata.weights = Vec::new();
+        let (vectorizer, model, calibration) = file.into_parts()?;
+        let other = model.labels().iter().position(|l| l == OTHER);
+        Ok(Self {
+            vectorizer,
+            model,
+            calibration,
+            other,
+            file: metadata,
+            sha256,
+        })
+    }
+
+    pub fn labels(&self) -> &[String] {
+        self.model.labels()
+    }
+
+    /// Model metadata (the model file without vocabulary and weights).
+    pub fn metadata(&self) -> &ModelFile {
+        &self.file
+    }
+
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// Short version id: the first 12 hex digits of the file's SHA-256.
+    pub fn version(&self) -> &str {
+        &self.sha256[..12]
+    }
+
+    pub fn vectorizer(&self) -> &Vectorizer {
+        &self.vectorizer
+    }
+
+    pub fn calibration(&self) -> &Calibration {
+        &self.calibration
+    }
+
+    /// Checks a text and cuts it to `max_chars` when allowed.
+    fn accept<'t>(&self, text: &'t str, options: &Options) -> Result<(&'t str, bool), InputError> {
+        if text.trim().is_empty() {
+            return Err(InputError::Empty);
+        }
+        let (text, truncated) = match text.char_indices().nth(options.max_chars) {
+            None => (text, false),
+            Some(_) if !options.truncate => {
+                return Err(InputError::TooLong {
+                    chars: text.chars().count(),
+                    limit: options.max_chars,
+                })
+            }
+            Some((byte, _)) => (&text[..byte], true),
+        };
+        if !has_arabic_letter(text) {
+            return Err(InputError::NoArabic);
+        }
+        if !(options.topic_threshold > 0.0 && options.topic_threshold <= 1.0) {
+            return Err(InputError::BadThreshold(options.topic_threshold));
+        }
+        Ok((text, truncated))
+    }
+
+    /// Probabilities of one vectorized segment, with the out-of-domain adjustment: a
+    /// segment whose coverage ratio r is below the threshold t moves a fraction
+    /// (t − r) / t of its probability mass to `other`.
+    pub fn segment_probabilities(&self, x: &SparseVector, coverage: Coverage) -> Vec<f32> {
+        let mut p = self.model.predict_proba(x);
+        let t = self.calibration.ood_threshold;
+        if let Some(other) = self.other {
+            let r = coverage.ratio();
+            if t > 0.0 && r < t {
+                let lambda = (t - r) / t;
+                p.iter_mut().for_each(|v| *v *= 1.0 - lambda);
+                p[other] += lambda;
+            }
+        }
+        p
+    }
+
+    /// Classifies a whole article.
+    pub fn classify(&self, text: &str, options: &Options) -> Result<Article, InputError> {
+        let (text, truncated) = self.accept(text, options)?;
+        let k = self.labels().len();
+        let spans = segment(text);
+        let mut shares = vec![0.0f32; k];
+        let mut coverage = Coverage::default();
+        let mut total = 0usize;
+        let mut segments = Vec::with_capacity(spans.len());
+        let mut vectors = Vec::new();
+        for span in spans {
+            let (x, cov) = self.vectorizer.transform(span.text(text));
+            let probabilities = self.segment_probabilities(&x, cov);
+            let len = span.chars();
+            for (s, p) in shares.iter_mut().zip(&probabilities) {
+                *s += len as f32 * p;
+            }
+            total += len;
+            coverage.add(cov);
+            segments.push(SegmentResult {
+                span,
+                label: crate::model::train::argmax(&probabilities),
+                probabilities,
+                coverage: cov,
+            });
+            if options.explain_top_n > 0 {
+                vectors.push((len, x));
+            }
+        }
+        // accept() guarantees an Arabic letter, hence at least one segment.
+        let total = total.max(1) as f32;
+        shares.iter_mut().for_each(|s| *s /= total);
+        let primary = crate::model::train::argmax(&shares);
+        let mut topics: Vec<usize> = (0..k)
+            .filter(|&c| Some(c) != self.other && shares[c] >= options.topic_threshold)
+            .collect();
+        topics.sort_by(|&a, &b| shares[b].total_cmp(&shares[a]));
+        let explanations = if options.explain_top_n > 0 {
+            self.explain(&vectors, total, options.explain_top_n)
+        } else {
+            Vec::new()
+        };
+        Ok(Article {
+            primary,
+            topics,
+            out_of_domain: coverage.ratio() < self.calibration.ood_threshold,
+            coverage,
+            shares,
+            segments,
+            explanations,
+            characters: text.chars().count(),
+            truncated,
+        })
+    }
+
+    /// Top terms per label, each term's contribution summed over segments weighted by
+    /// their share of the text (exactly how the shares weigh the segments).
+    fn explain(&self, vectors: &[(usize, SparseVector)], total: f32, top_n: usize) -> Vec<Vec<Contribution>> {
+        let k = self.labels().len();
+        let mut sums: FxHashMap<usize, Vec<f32>> = FxHashMap::default();
+        for (len, x) in vectors {
+            let w = *len as f32 / total;
+            for c in 0..k {
+                for (feature, value) in self.model.contributions(x, c) {
+                    sums.entry(feature).or_insert_with(|| vec![0.0; k])[c] += w * value;
+                }
+            }
+        }
+        (0..k)
+            .map(|c| {
+                let mut terms: Vec<(usize, f32)> = sums
+                    .iter()
+                    .map(|(&f, v)| (f, v[c]))
+                    .filter(|(_, v)| *v > 0.0)
+                    .collect();
+                terms.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                terms
+                    .into_iter()
+                    .take(top_n)
+                    .map(|(f, v)| Contribution {
+                        term: self.vectorizer.terms()[f].clone(),
+                        contribution: v,
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The TF-IDF vector of a whole text.
+    pub fn vectorize(&self, text: &str, options: &Options) -> Result<Vectorized, InputError> {
+        let (text, truncated) = self.accept(text, options)?;
+        let (vector, coverage) = self.vectorizer.transform(text);
+        Ok(Vectorized {
+            vector,
+            coverage,
+            truncated,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classifier() -> Classifier {
+        Classifier::embedded().expect("embedded model loads")
+    }
+
+    const TEXT: &str = "سيطر الجيش السوري على مدينة البوكمال بعد اشتباكات عنيفة مع مسلحي داعش.\n\
+        وأعلن المبعوث الأممي أن الجولة المقبلة من المحادثات في جنيف ستعقد الشهر المقبل.";
+
+    #[test]
+    fn shares_sum_to_one_and_follow_segment_lengths() {
+        let c = classifier();
+        let a = c.classify(TEXT, &Options::default()).unwrap();
+        assert!((a.shares.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        assert_eq!(a.segments.len(), 2);
+        let total: usize = a.segments.iter().map(|s| s.span.chars()).sum();
+        for (label, share) in a.shares.iter().enumerate() {
+            let expected: f32 = a
+                .segments
+                .iter()
+                .map(|s| s.span.chars() as f32 * s.probabilities[label])
+                .sum::<f32>()
+                / total as f32;
+            assert!((share - expected).abs() < 1e-5);
+        }
+        assert_eq!(a.primary, crate::model::train::argmax(&a.shares));
+    }
+
+    #[test]
+    fn topics_respect_the_threshold_and_exclude_other() {
+        let c = classifier();
+        let a = c.classify(TEXT, &Options::default()).unwrap();
+        for &t in &a.topics {
+            assert!(a.shares[t] >= DEFAULT_TOPIC_THRESHOLD);
+            assert_ne!(c.labels()[t], OTHER);
+        }
+        let all = c
+            .classify(TEXT, &Options { topic_threshold: 1e-6, ..Options::default() })
+            .unwrap();
+        assert_eq!(all.topics.len(), c.labels().iter().filter(|l| *l != OTHER).count());
+        assert!(all.topics.windows(2).all(|w| all.shares[w[0]] >= all.shares[w[1]]));
+    }
+
+    #[test]
+    fn bad_input_is_a_typed_error() {
+        let c = classifier();
+        let o = Options::default();
+        assert_eq!(c.classify("", &o).unwrap_err(), InputError::Empty);
+        assert_eq!(c.classify(" \n\t", &o).unwrap_err(), InputError::Empty);
+        assert_eq!(c.classify("Hello world.", &o).unwrap_err(), InputError::NoArabic);
+        let bad = Options { topic_threshold: 1.5, ..o };
+        assert_eq!(c.classify(TEXT, &bad).unwrap_err(), InputError::BadThreshold(1.5));
+        let short = Options { max_chars: 10, ..o };
+        assert!(matches!(c.classify(TEXT, &short), Err(InputError::TooLong { limit: 10, .. })));
+    }
+
+    #[test]
+    fn truncation_classifies_the_first_characters() {
+        let c = classifier();
+        let o = Options { max_chars: 20, truncate: true, ..Options::default() };
+        let a = c.classify(TEXT, &o).unwrap();
+        assert!(a.truncated);
+        assert_eq!(a.characters, 20);
+        assert!(a.segments.iter().all(|s| s.span.end <= 20));
+    }
+
+    #[test]
+    fn explanations_decompose_the_scores() {
+        let c = classifier();
+        let o = Options { explain_top_n: 3, ..Options::default() };
+        let a = c.classify(TEXT, &o).unwrap();
+        assert_eq!(a.explanations.len(), c.labels().len());
+        for terms in &a.explanations {
+            assert!(terms.len() <= 3);
+            assert!(terms.windows(2).all(|w| w[0].contribution >= w[1].contribution));
+            assert!(terms.iter().all(|t| t.contribution > 0.0));
+        }
+        let military = c.labels().iter().position(|l| l == "military").unwrap();
+        assert!(!a.explanations[military].is_empty());
+    }
+
+    #[test]
+    fn unfamiliar_text_leans_to_other() {
+        let c = classifier();
+        let a = c.classify("زززز ققققق ثثثثث ضضضض", &Options::default()).unwrap();
+        assert!(a.out_of_domain);
+        assert_eq!(c.labels()[a.primary], OTHER);
+        assert_eq!(a.coverage.known, 0);
+    }
+}

@@ -1,0 +1,544 @@
+//! The `tasnif` command line: one source of configuration (flags, each also settable by
+//! a `TASNIF_*` environment variable) and one function per subcommand.
+
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::classifier::{Article, Classifier, Options};
+use crate::data::{read_articles, read_segments, LabelledText};
+use crate::eval::{set_f1, Metrics};
+use crate::model::{self, train, Algorithm, TrainConfig, DEFAULT_OOD_THRESHOLD};
+use crate::service::ServeArgs;
+use crate::text::FeatureConfig;
+
+#[derive(Debug, Parser)]
+#[command(name = "tasnif", version, about = "Topic classification of Arabic news: diplomacy, military, negotiations")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the gRPC API.
+    Serve(ServeArgs),
+    /// Train a model from labelled segments and write the model file.
+    Train(TrainArgs),
+    /// Score the model on labelled data, or cross-validate on the training data.
+    Eval(EvalArgs),
+    /// Classify whole articles; one JSON line per article.
+    Classify(ClassifyArgs),
+    /// Print the sparse TF-IDF vector of a text (term, index, weight).
+    Vectorize(VectorizeArgs),
+    /// Compare pipeline and model configurations by leave-one-article-out CV.
+    Tune(TuneArgs),
+}
+
+/// Selects the model: the embedded one unless a path is given.
+#[derive(Debug, Args, Clone)]
+pub struct ModelArg {
+    /// Model file to load instead of the one embedded in the binary.
+    #[arg(long, env = "TASNIF_MODEL")]
+    pub model: Option<PathBuf>,
+}
+
+impl ModelArg {
+    pub fn load(&self) -> Result<Classifier> {
+        Ok(match &self.model {
+            Some(path) => Classifier::load(path)?,
+            None => Classifier::embedded()?,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Labelled segments (TSV with `doc`, `label`, `text`).
+    #[arg(long, default_value = "seeds/labels.tsv")]
+    pub data: PathBuf,
+    /// Where to write the model file.
+    #[arg(long, default_value = "models/tasnif.json")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// TSV with `label` and `text` columns: each row is classified whole.
+    #[arg(long, conflicts_with_all = ["articles", "cv"])]
+    pub data: Option<PathBuf>,
+    /// Article TSV (`id`, `primary`, `topics`, `text`): primary accuracy and topic-set F1.
+    #[arg(long, conflicts_with = "cv")]
+    pub articles: Option<PathBuf>,
+    /// Leave-one-article-out cross-validation on the training data.
+    #[arg(long)]
+    pub cv: bool,
+    /// Training data for --cv.
+    #[arg(long, default_value = "seeds/labels.tsv")]
+    pub train_data: PathBuf,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ClassifyArgs {
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// Files to classify, one article each (`-` = standard input).
+    pub files: Vec<PathBuf>,
+    /// A JSON-lines file of {"id": …, "text": …}; writes one result line per input line.
+    #[arg(long, conflicts_with = "files")]
+    pub jsonl: Option<PathBuf>,
+    /// Call a running server (e.g. http://127.0.0.1:50051) instead of classifying in-process.
+    #[arg(long, env = "TASNIF_SERVER")]
+    pub server: Option<String>,
+    /// Include per-segment results.
+    #[arg(long)]
+    pub segments: bool,
+    /// Include the top N terms per label.
+    #[arg(long, default_value_t = 0)]
+    pub explain: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct VectorizeArgs {
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// File holding the text (`-` = standard input).
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct TuneArgs {
+    #[arg(long, default_value = "seeds/labels.tsv")]
+    pub data: PathBuf,
+    /// Also print macro-F1 on this labelled file (for the record; selection is by CV only).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => crate::service::run(args),
+        Command::Train(args) => train_cmd(&args),
+        Command::Eval(args) => eval_cmd(&args),
+        Command::Classify(args) => classify_cmd(&args),
+        Command::Vectorize(args) => vectorize_cmd(&args),
+        Command::Tune(args) => tune_cmd(&args),
+    }
+}
+
+fn read_input(path: &Path) -> Result<String> {
+    if path == Path::new("-") {
+        let mut s = String::new();
+        std::io::stdin().read_to_string(&mut s)?;
+        Ok(s)
+    } else {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    }
+}
+
+/// Trains `config` on a data file; the whole of `tasnif train`.
+pub fn train_model(config: &TrainConfig, data: &Path, progress: bool) -> Result<model::ModelFile> {
+    let bytes = std::fs::read(data).with_context(|| format!("cannot read {}", data.display()))?;
+    let segments = read_segments(data)?;
+    let docs = {
+        let mut d: Vec<&str> = segments.iter().map(|s| s.doc.as_str()).collect();
+        d.sort_unstable();
+        d.dedup();
+        d.len()
+    };
+    let bar = if progress {
+        ProgressBar::new(docs as u64 + 1)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} {elapsed}")?.progress_chars("=> "));
+    bar.set_message("cross-validating");
+    // Paths are recorded with forward slashes so the file does not depend on the OS.
+    let name = data.to_string_lossy().replace('\\', "/");
+    let file = model::build(config, &segments, &name, &bytes, DEFAULT_OOD_THRESHOLD, &|| bar.inc(1))?;
+    bar.finish_and_clear();
+    Ok(file)
+}
+
+fn train_cmd(args: &TrainArgs) -> Result<()> {
+    let file = train_model(&TrainConfig::default(), &args.data, true)?;
+    let bytes = file.to_bytes();
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.out, &bytes).with_context(|| format!("cannot write {}", args.out.display()))?;
+    let cv = &file.training.cross_validation;
+    eprintln!(
+        "wrote {} ({} bytes, {} terms, {} segments from {} articles); {} macro-F1 {:.3}, accuracy {:.3}; temperature {}",
+        args.out.display(),
+        bytes.len(),
+        file.vocabulary.len(),
+        file.training.segments,
+        file.training.documents,
+        cv.scheme,
+        cv.macro_f1,
+        cv.accuracy,
+        file.calibration.temperature,
+    );
+    Ok(())
+}
+
+/// Classifies each text whole and scores its primary label against the gold label.
+/// A text the model refuses (no Arabic letter, say) counts as `other`.
+pub fn evaluate_segments(classifier: &Classifier, rows: &[LabelledText]) -> Result<Metrics> {
+    let labels = classifier.labels();
+    let index = |l: &str| labels.iter().position(|x| x == l);
+    let other = index(crate::OTHER).unwrap_or(0);
+    let mut gold = Vec::new();
+    let mut predicted = Vec::new();
+    for row in rows {
+        let Some(g) = index(&row.label) else {
+            bail!("label {:?} is not one of the model's labels {labels:?}", row.label);
+        };
+        gold.push(g);
+        predicted.push(
+            classifier
+                .classify(&row.text, &Options::default())
+                .map_or(other, |a| a.primary),
+        );
+    }
+    Ok(Metrics::new(labels, &gold, &predicted))
+}
+
+#[derive(Debug, Serialize)]
+struct ArticleScores {
+    articles: usize,
+    primary_accuracy: f64,
+    topics_f1: f64,
+    rows: Vec<ArticleRow>,
+}
+
+#[derive(Debug, Serialize)]
+struct ArticleRow {
+    id: String,
+    primary: String,
+    predicted: String,
+    topics: Vec<String>,
+    predicted_topics: Vec<String>,
+}
+
+fn eval_cmd(args: &EvalArgs) -> Result<()> {
+    if args.cv {
+        let segments = read_segments(&args.train_data)?;
+        let file = train_model(&TrainConfig::default(), &args.train_data, !args.json)?;
+        let labels = file.labels.clone();
+        let examples: Vec<train::Example> = segments
+            .iter()
+            .map(|s| train::Example {
+                doc: s.doc.clone(),
+                text: s.text.clone(),
+                label: labels.iter().position(|l| *l == s.label).unwrap_or(0),
+            })
+            .collect();
+        let cv = train::cross_validate(&TrainConfig::default(), &labels, &examples)?;
+        return print_metrics(&cv.metrics, args.json, "leave-one-article-out CV");
+    }
+    let classifier = args.model.load()?;
+    if let Some(path) = &args.data {
+        let metrics = evaluate_segments(&classifier, &read_segments(path)?)?;
+        return print_metrics(&metrics, args.json, &path.display().to_string());
+    }
+    if let Some(path) = &args.articles {
+        let scores = evaluate_articles(&classifier, path)?;
+        if args.json {
+            println!("{}", serde_json::to_string(&scores)?);
+        } else {
+            println!(
+                "{} articles  primary accuracy {:.3}  topics F1 {:.3}",
+                scores.articles, scores.primary_accuracy, scores.topics_f1
+            );
+            for r in &scores.rows {
+                println!(
+                    "{:<6} gold {:<13} predicted {:<13} topics {:?} → {:?}",
+                    r.id, r.primary, r.predicted, r.topics, r.predicted_topics
+                );
+            }
+        }
+        return Ok(());
+    }
+    bail!("tell eval what to score: --data FILE, --articles FILE or --cv")
+}
+
+fn evaluate_articles(classifier: &Classifier, path: &Path) -> Result<ArticleScores> {
+    let articles = read_articles(path)?;
+    let labels = classifier.labels();
+    let mut rows = Vec::new();
+    let (mut correct, mut f1) = (0usize, 0.0f64);
+    for a in &articles {
+        let result = classifier.classify(&a.text, &Options::default())?;
+        let predicted = labels[result.primary].clone();
+        let predicted_topics: Vec<String> = result.topics.iter().map(|&t| labels[t].clone()).collect();
+        correct += usize::from(predicted == a.primary);
+        f1 += set_f1(&a.topics, &predicted_topics);
+        rows.push(ArticleRow {
+            id: a.id.clone(),
+            primary: a.primary.clone(),
+            predicted,
+            topics: a.topics.clone(),
+            predicted_topics,
+        });
+    }
+    let n = articles.len().max(1) as f64;
+    Ok(ArticleScores {
+        articles: articles.len(),
+        primary_accuracy: correct as f64 / n,
+        topics_f1: f1 / n,
+        rows,
+    })
+}
+
+fn print_metrics(metrics: &Metrics, json: bool, what: &str) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(metrics)?);
+    } else {
+        println!("{what}\n{}", metrics.report());
+    }
+    Ok(())
+}
+
+/// One article's result as the CLI prints it.
+#[derive(Debug, Serialize)]
+pub struct ArticleJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
+    pub primary: &'a str,
+    pub scores: Vec<LabelScoreJson<'a>>,
+    pub topics: Vec<&'a str>,
+    pub coverage: f32,
+    pub out_of_domain: bool,
+    pub characters: usize,
+    pub segment_count: usize,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<SegmentJson<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub explanations: Vec<ExplanationJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LabelScoreJson<'a> {
+    pub label: &'a str,
+    pub probability: f32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SegmentJson<'a> {
+    pub start: usize,
+    pub end: usize,
+    pub label: &'a str,
+    pub probabilities: Vec<LabelScoreJson<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ExplanationJson<'a> {
+    pub label: &'a str,
+    pub terms: Vec<(&'a str, f32)>,
+}
+
+fn scores<'a>(labels: &'a [String], p: &[f32]) -> Vec<LabelScoreJson<'a>> {
+    let mut v: Vec<LabelScoreJson> = labels
+        .iter()
+        .zip(p)
+        .map(|(l, &probability)| LabelScoreJson { label: l, probability })
+        .collect();
+    v.sort_by(|a, b| b.probability.total_cmp(&a.probability));
+    v
+}
+
+impl<'a> ArticleJson<'a> {
+    pub fn new(labels: &'a [String], a: &'a Article, id: Option<&'a str>, segments: bool) -> Self {
+        Self {
+            id,
+            primary: &labels[a.primary],
+            scores: scores(labels, &a.shares),
+            topics: a.topics.iter().map(|&t| labels[t].as_str()).collect(),
+            coverage: a.coverage.ratio(),
+            out_of_domain: a.out_of_domain,
+            characters: a.characters,
+            segment_count: a.segments.len(),
+            segments: if segments {
+                a.segments
+                    .iter()
+                    .map(|s| SegmentJson {
+                        start: s.span.start,
+                        end: s.span.end,
+                        label: &labels[s.label],
+                        probabilities: scores(labels, &s.probabilities),
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            explanations: a
+                .explanations
+                .iter()
+                .enumerate()
+                .map(|(c, terms)| ExplanationJson {
+                    label: &labels[c],
+                    terms: terms.iter().map(|t| (t.term.as_str(), t.contribution)).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct JsonlInput<'a> {
+    #[serde(default, borrow)]
+    id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    text: std::borrow::Cow<'a, str>,
+}
+
+fn classify_cmd(args: &ClassifyArgs) -> Result<()> {
+    if let Some(server) = &args.server {
+        return crate::service::client::classify_files(server, &args.files, args.segments, args.explain);
+    }
+    let classifier = args.model.load()?;
+    let options = Options {
+        explain_top_n: args.explain,
+        ..Options::default()
+    };
+    let labels = classifier.labels();
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    if let Some(path) = &args.jsonl {
+        let input = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let lines: Vec<&str> = input.lines().collect();
+        // Chunks keep rayon's per-item overhead negligible; output stays in input order.
+        let chunks: Vec<String> = lines
+            .par_chunks(64)
+            .enumerate()
+            .map(|(c, chunk)| {
+                let mut buf = String::new();
+                for (i, line) in chunk.iter().enumerate() {
+                    let n = c * 64 + i + 1;
+                    let result = match serde_json::from_str::<JsonlInput>(line) {
+                        Err(e) => serde_json::json!({"line": n, "error": format!("invalid JSON line: {e}")}).to_string(),
+                        Ok(item) => match classifier.classify(&item.text, &options) {
+                            Ok(a) => serde_json::to_string(&ArticleJson::new(labels, &a, item.id.as_deref(), args.segments))
+                                .expect("serializable"),
+                            Err(e) => serde_json::json!({"id": item.id, "line": n, "error": e.to_string()}).to_string(),
+                        },
+                    };
+                    buf.push_str(&result);
+                    buf.push('\n');
+                }
+                buf
+            })
+            .collect();
+        for chunk in chunks {
+            out.write_all(chunk.as_bytes())?;
+        }
+        return Ok(out.flush()?);
+    }
+    if args.files.is_empty() {
+        bail!("give files to classify (`-` for standard input), or --jsonl FILE");
+    }
+    for path in &args.files {
+        let text = read_input(path)?;
+        let name = path.display().to_string();
+        match classifier.classify(&text, &options) {
+            Ok(a) => writeln!(out, "{}", serde_json::to_string(&ArticleJson::new(labels, &a, Some(&name), args.segments))?)?,
+            Err(e) => bail!("{name}: {e}"),
+        }
+    }
+    Ok(out.flush()?)
+}
+
+fn vectorize_cmd(args: &VectorizeArgs) -> Result<()> {
+    let classifier = args.model.load()?;
+    let text = read_input(&args.file)?;
+    let v = classifier.vectorize(&text, &Options::default())?;
+    let terms = classifier.vectorizer().terms();
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    writeln!(out, "term\tindex\tweight")?;
+    for (i, w) in v.vector.iter() {
+        writeln!(out, "{}\t{}\t{:.6}", terms[i], i, w)?;
+    }
+    writeln!(
+        out,
+        "# {} non-zero of {}; coverage {}/{} tokens",
+        v.vector.nnz(),
+        classifier.vectorizer().dimension(),
+        v.coverage.known,
+        v.coverage.tokens
+    )?;
+    Ok(out.flush()?)
+}
+
+fn tune_cmd(args: &TuneArgs) -> Result<()> {
+    let segments = read_segments(&args.data)?;
+    let report = args.report.as_deref().map(read_segments).transpose()?;
+    let base = TrainConfig::default();
+    let features = |words, stems, cmin, cmax| FeatureConfig {
+        stop_words: true,
+        words,
+        stems,
+        char_ngram_min: cmin,
+        char_ngram_max: cmax,
+    };
+    let mut grid: Vec<(String, TrainConfig)> = Vec::new();
+    let feature_sets = [
+        ("words", features(true, false, 0, 0)),
+        ("words+stems", features(true, true, 0, 0)),
+        ("stems", features(false, true, 0, 0)),
+        ("words+char2-4", features(true, false, 2, 4)),
+        ("words+stems+char3-5", features(true, true, 3, 5)),
+        ("words+char3-5", features(true, false, 3, 5)),
+        ("char2-5", features(false, false, 2, 5)),
+    ];
+    let algorithms = [
+        ("lr a=0.1", Algorithm::LogisticRegression { alpha: 0.1, max_iterations: 200 }),
+        ("lr a=1", Algorithm::LogisticRegression { alpha: 1.0, max_iterations: 200 }),
+        ("nb a=0.1", Algorithm::NaiveBayes { alpha: 0.1 }),
+        ("nb a=1", Algorithm::NaiveBayes { alpha: 1.0 }),
+    ];
+    for (fname, f) in feature_sets {
+        for (aname, a) in algorithms {
+            let mut c = base;
+            c.pipeline.features = f;
+            c.algorithm = a;
+            grid.push((format!("{fname:<20} {aname}"), c));
+        }
+    }
+    for (name, flag) in [("no teh-marbuta→ha", 0), ("no alef-maqsura→ya", 1), ("no alef unification", 2), ("keep diacritics", 3), ("keep stop words", 4)] {
+        let mut c = base;
+        match flag {
+            0 => c.pipeline.normalizer.teh_marbuta_to_ha = false,
+            1 => c.pipeline.normalizer.alef_maqsura_to_ya = false,
+            2 => c.pipeline.normalizer.unify_alef = false,
+            3 => c.pipeline.normalizer.strip_diacritics = false,
+            _ => c.pipeline.features.stop_words = false,
+        }
+        grid.push((format!("default, {name}"), c));
+    }
+    println!("{:<36} {:>8} {:>8} {:>10}", "configuration", "cv_acc", "cv_mF1", "report_mF1");
+    for (name, config) in grid {
+        let file = model::build(&config, &segments, "tune", b"", DEFAULT_OOD_THRESHOLD, &|| {})?;
+        let cv = &file.training.cross_validation;
+        let rep = match &report {
+            Some(rows) => {
+                let classifier = Classifier::from_bytes(&file.to_bytes())?;
+                format!("{:>10.3}", evaluate_segments(&classifier, rows)?.macro_f1)
+            }
+            None => String::new(),
+        };
+        println!("{name:<36} {:>8.3} {:>8.3} {rep}", cv.accuracy, cv.macro_f1);
+    }
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! tasnif — topic classification of Arabic news text.
+//!
+//! Data flows one way through the modules:
+//!
+//! ```text
+//! text (normalize → segment → tokenize → analyze)  →  vectorizer (TF-IDF)
+//!     →  model (linear classifier trained with linfa)  →  classifier (articles)
+//!     →  service (gRPC) / cli
+//! ```
+//!
+//! * [`text`] — the Arabic pipeline, small named steps;
+//! * [`vectorizer`] — sparse TF-IDF over a fitted vocabulary;
+//! * [`model`] — training (linfa), the linear model, the model file;
+//! * [`classifier`] — article classification, aggregation, explanations;
+//! * [`service`] — the tonic gRPC server; [`proto`] — its generated types;
+//! * [`data`], [`eval`] — labelled files and metrics; [`error`] — typed errors.
+
+pub mod classifier;
+pub mod cli;
+pub mod data;
+pub mod error;
+pub mod eval;
+pub mod model;
+pub mod text;
+pub mod service;
+pub mod vectorizer;
+
+pub use classifier::{Article, Classifier, Options};
+pub use error::{InputError, ModelError};
+
+/// The label for segments that are about none of the topics.
+pub const OTHER: &str = "other";

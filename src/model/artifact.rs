@@ -1,0 +1,246 @@
+//! The model file: one self-describing JSON document.
+//!
+//! It holds everything needed to classify — format version, labels, text-pipeline and
+//! TF-IDF configuration, vocabulary and idf, weights, calibration — and everything needed
+//! to trust it: the algorithm and hyper-parameters, a hash of the training data, its
+//! size per label and the cross-validation scores. Serialization is deterministic (sorted
+//! vocabulary, shortest round-trip floats), so the same data and configuration always
+//! give the same bytes.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::linear::LinearModel;
+use super::train::Algorithm;
+use crate::error::ModelError;
+use crate::text::PipelineConfig;
+use crate::vectorizer::{TfIdfConfig, Vectorizer};
+
+/// Identifies a tasnif model file.
+pub const FORMAT: &str = "tasnif-model";
+/// The format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// How raw scores become the probabilities the API reports.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Softmax temperature fitted on out-of-fold scores.
+    pub temperature: f32,
+    /// A segment whose vocabulary coverage is below this ratio is out of domain; its
+    /// probability mass moves towards `other` in proportion to the shortfall.
+    pub ood_threshold: f32,
+}
+
+/// A label and a count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabelCount {
+    pub label: String,
+    pub count: u32,
+}
+
+/// Cross-validation summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CvSummary {
+    pub scheme: String,
+    pub folds: u32,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    pub macro_f1_topics: f64,
+}
+
+/// What the model was trained on and how it scored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingInfo {
+    /// The data file, as given to `tasnif train`.
+    pub data: String,
+    /// SHA-256 of the data file's bytes.
+    pub data_sha256: String,
+    pub documents: u32,
+    pub segments: u32,
+    pub segments_per_label: Vec<LabelCount>,
+    pub cross_validation: CvSummary,
+}
+
+/// The model file's contents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelFile {
+    pub format: String,
+    pub format_version: u32,
+    pub labels: Vec<String>,
+    pub algorithm: Algorithm,
+    pub pipeline: PipelineConfig,
+    pub tfidf: TfIdfConfig,
+    pub calibration: Calibration,
+    pub training: TrainingInfo,
+    pub bias: Vec<f32>,
+    pub vocabulary: Vec<String>,
+    pub idf: Vec<f32>,
+    /// One row per vocabulary term: that term's weight for each label.
+    pub weights: Vec<Vec<f32>>,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    format: Option<String>,
+    format_version: Option<u32>,
+}
+
+impl ModelFile {
+    /// Serializes to the canonical bytes (compact JSON and a final newline).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec(self).expect("a model file always serializes");
+        bytes.push(b'\n');
+        bytes
+    }
+
+    /// Parses and checks a model file.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
+        let header: Header =
+            serde_json::from_slice(bytes).map_err(|e| ModelError::Parse(e.to_string()))?;
+        if header.format.as_deref() != Some(FORMAT) {
+            return Err(ModelError::Parse(format!(
+                "expected \"format\": \"{FORMAT}\", found {:?}",
+                header.format
+            )));
+        }
+        match header.format_version {
+            Some(FORMAT_VERSION) => {}
+            found => {
+                return Err(ModelError::Version {
+                    found: found.unwrap_or(0),
+                    expected: FORMAT_VERSION,
+                })
+            }
+        }
+        let file: ModelFile =
+            serde_json::from_slice(bytes).map_err(|e| ModelError::Parse(e.to_string()))?;
+        file.validate()?;
+        Ok(file)
+    }
+
+    fn validate(&self) -> Result<(), ModelError> {
+        let k = self.labels.len();
+        if k < 2 {
+            return Err(ModelError::Invalid(format!("needs at least 2 labels, has {k}")));
+        }
+        if self.bias.len() != k {
+            return Err(ModelError::Invalid(format!("{} bias values for {k} labels", self.bias.len())));
+        }
+        if self.weights.len() != self.vocabulary.len() {
+            return Err(ModelError::Invalid(format!(
+                "{} weight rows for {} vocabulary terms",
+                self.weights.len(),
+                self.vocabulary.len()
+            )));
+        }
+        if let Some(i) = self.weights.iter().position(|row| row.len() != k) {
+            return Err(ModelError::Invalid(format!("weight row {i} does not have {k} values")));
+        }
+        let finite = |v: &f32| v.is_finite();
+        if !self.bias.iter().all(finite) || !self.weights.iter().flatten().all(finite) {
+            return Err(ModelError::Invalid("weights must be finite numbers".into()));
+        }
+        let t = self.calibration.temperature;
+        if !(t.is_finite() && t > 0.0) {
+            return Err(ModelError::Invalid(format!("temperature must be positive, is {t}")));
+        }
+        if !(0.0..=1.0).contains(&self.calibration.ood_threshold) {
+            return Err(ModelError::Invalid("ood_threshold must be in [0, 1]".into()));
+        }
+        Ok(())
+    }
+
+    /// Builds the inference parts.
+    pub fn into_parts(self) -> Result<(Vectorizer, LinearModel, Calibration), ModelError> {
+        let vectorizer = Vectorizer::from_parts(self.pipeline, self.tfidf, self.vocabulary, self.idf)?;
+        let weights = self.weights.into_iter().flatten().collect();
+        let model = LinearModel::new(self.labels, weights, self.bias)
+            .with_temperature(self.calibration.temperature);
+        Ok((vectorizer, model, self.calibration))
+    }
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> ModelFile {
+        ModelFile {
+            format: FORMAT.into(),
+            format_version: FORMAT_VERSION,
+            labels: vec!["a".into(), "b".into()],
+            algorithm: Algorithm::NaiveBayes { alpha: 1.0 },
+            pipeline: PipelineConfig::default(),
+            tfidf: TfIdfConfig::default(),
+            calibration: Calibration {
+                temperature: 1.0,
+                ood_threshold: 0.5,
+            },
+            training: TrainingInfo {
+                data: "x".into(),
+                data_sha256: sha256_hex(b"x"),
+                documents: 1,
+                segments: 2,
+                segments_per_label: vec![],
+                cross_validation: CvSummary {
+                    scheme: "none".into(),
+                    folds: 0,
+                    accuracy: 0.0,
+                    macro_f1: 0.0,
+                    macro_f1_topics: 0.0,
+                },
+            },
+            bias: vec![0.0, 0.1],
+            vocabulary: vec!["w:جيش".into(), "w:جنيف".into()],
+            idf: vec![1.0, 1.5],
+            weights: vec![vec![0.5, -0.5], vec![-0.25, 0.25]],
+        }
+    }
+
+    #[test]
+    fn round_trips_byte_for_byte() {
+        let bytes = tiny().to_bytes();
+        let back = ModelFile::from_bytes(&bytes).unwrap();
+        assert_eq!(back, tiny());
+        assert_eq!(back.to_bytes(), bytes);
+    }
+
+    #[test]
+    fn truncated_file_is_a_parse_error() {
+        let bytes = tiny().to_bytes();
+        let err = ModelFile::from_bytes(&bytes[..bytes.len() / 2]).unwrap_err();
+        assert!(matches!(err, ModelError::Parse(_)), "{err}");
+    }
+
+    #[test]
+    fn garbage_is_a_parse_error() {
+        assert!(matches!(ModelFile::from_bytes(b"\x00\xffnot json"), Err(ModelError::Parse(_))));
+        assert!(matches!(ModelFile::from_bytes(b"{\"a\":1}"), Err(ModelError::Parse(_))));
+    }
+
+    #[test]
+    fn wrong_version_names_both_versions() {
+        let mut m = tiny();
+        m.format_version = 99;
+        let err = ModelFile::from_bytes(&m.to_bytes()).unwrap_err();
+        assert!(matches!(err, ModelError::Version { found: 99, expected: FORMAT_VERSION }));
+        assert!(err.to_string().contains("99"));
+    }
+
+    #[test]
+    fn inconsistent_shapes_are_rejected() {
+        let mut m = tiny();
+        m.weights[1].pop();
+        assert!(matches!(ModelFile::from_bytes(&m.to_bytes()), Err(ModelError::Invalid(_))));
+        let mut m = tiny();
+        m.idf.pop();
+        let bytes = m.to_bytes();
+        let file = ModelFile::from_bytes(&bytes).unwrap();
+        assert!(file.into_parts().is_err());
+    }
+}

@@ -1,0 +1,143 @@
+//! The shipped classifier: a linear model over sparse TF-IDF vectors.
+//!
+//! Both algorithms we train (linfa-logistic's multinomial logistic regression and
+//! linfa-bayes' multinomial naive Bayes) score a label as `bias + Σ xᵢ·wᵢ` and turn the
+//! scores into probabilities with a softmax; [`LinearModel`] holds exactly those numbers,
+//! so inference is a sparse dot product and every score decomposes exactly into
+//! per-term contributions (the explanation).
+
+use crate::vectorizer::SparseVector;
+
+/// Weights of a fitted linear classifier.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearModel {
+    labels: Vec<String>,
+    /// Feature-major: `weights[f * labels.len() + c]`.
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+    /// Softmax temperature from calibration (1 = none).
+    temperature: f32,
+}
+
+impl LinearModel {
+    /// `weights` is feature-major (one row of `labels.len()` weights per feature).
+    pub fn new(labels: Vec<String>, weights: Vec<f32>, bias: Vec<f32>) -> Self {
+        assert_eq!(bias.len(), labels.len());
+        assert_eq!(weights.len() % labels.len().max(1), 0);
+        Self {
+            labels,
+            weights,
+            bias,
+            temperature: 1.0,
+        }
+    }
+
+    pub fn with_temperature(mut self, temperature: f32) -> Self {
+        self.temperature = temperature;
+        self
+    }
+
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    pub fn n_features(&self) -> usize {
+        self.weights.len() / self.labels.len()
+    }
+
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    pub fn bias(&self) -> &[f32] {
+        &self.bias
+    }
+
+    pub fn temperature(&self) -> f32 {
+        self.temperature
+    }
+
+    fn row(&self, feature: usize) -> &[f32] {
+        let k = self.labels.len();
+        &self.weights[feature * k..(feature + 1) * k]
+    }
+
+    /// Raw scores (before temperature and softmax).
+    pub fn scores(&self, x: &SparseVector) -> Vec<f32> {
+        let mut s = self.bias.clone();
+        for (i, v) in x.iter() {
+            for (acc, w) in s.iter_mut().zip(self.row(i)) {
+                *acc += v * w;
+            }
+        }
+        s
+    }
+
+    /// Calibrated probabilities of every label for one vector.
+    pub fn predict_proba(&self, x: &SparseVector) -> Vec<f32> {
+        let mut s = self.scores(x);
+        s.iter_mut().for_each(|v| *v /= self.temperature);
+        softmax(&mut s);
+        s
+    }
+
+    /// Contribution `xᵢ·wᵢ,label` of every non-zero feature of `x` to `label`'s score.
+    pub fn contributions<'a>(
+        &'a self,
+        x: &'a SparseVector,
+        label: usize,
+    ) -> impl Iterator<Item = (usize, f32)> + 'a {
+        x.iter().map(move |(i, v)| (i, v * self.row(i)[label]))
+    }
+}
+
+/// In-place softmax, numerically stable.
+pub fn softmax(s: &mut [f32]) {
+    let max = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in s.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    s.iter_mut().for_each(|v| *v /= sum);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> LinearModel {
+        LinearModel::new(
+            vec!["a".into(), "b".into()],
+            vec![1.0, -1.0, 0.0, 2.0, 0.5, 0.5],
+            vec![0.1, -0.1],
+        )
+    }
+
+    #[test]
+    fn scores_are_bias_plus_sparse_dot() {
+        let m = model();
+        let x = SparseVector {
+            indices: vec![0, 1],
+            values: vec![0.6, 0.8],
+        };
+        let s = m.scores(&x);
+        assert!((s[0] - (0.1 + 0.6)).abs() < 1e-6);
+        assert!((s[1] - (-0.1 - 0.6 + 1.6)).abs() < 1e-6);
+        let total: f32 = m.contributions(&x, 1).map(|(_, c)| c).sum();
+        assert!((total + m.bias()[1] - s[1]).abs() < 1e-6);
+    }
+
+    #[test]
+    fn probabilities_sum_to_one_and_temperature_flattens() {
+        let m = model();
+        let x = SparseVector {
+            indices: vec![1],
+            values: vec![1.0],
+        };
+        let p = m.predict_proba(&x);
+        assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        let flat = m.clone().with_temperature(4.0).predict_proba(&x);
+        assert!(flat[1] < p[1] && flat[1] > 0.5);
+    }
+}

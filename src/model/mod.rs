@@ -1,0 +1,103 @@
+//! The model: training with linfa ([`train`]), the linear classifier used at inference
+//! ([`linear`]) and the model file ([`artifact`]). [`build`] is the whole of
+//! `tasnif train`: labelled segments in, model file out.
+
+pub mod artifact;
+pub mod linear;
+pub mod train;
+
+use std::collections::BTreeMap;
+
+pub use artifact::{Calibration, ModelFile};
+pub use linear::LinearModel;
+pub use train::{Algorithm, Example, TrainConfig};
+
+use crate::data::LabelledText;
+use crate::error::ModelError;
+use artifact::{sha256_hex, CvSummary, LabelCount, TrainingInfo, FORMAT, FORMAT_VERSION};
+
+/// Default out-of-domain threshold (see [`Calibration::ood_threshold`]).
+pub const DEFAULT_OOD_THRESHOLD: f32 = 0.5;
+
+/// Trains a model on labelled segments and returns its file.
+///
+/// `data_name` and `data_bytes` identify the training file in the model's metadata.
+/// `on_fold` is called after each cross-validation fold (for a progress bar).
+pub fn build(
+    config: &TrainConfig,
+    segments: &[LabelledText],
+    data_name: &str,
+    data_bytes: &[u8],
+    ood_threshold: f32,
+    on_fold: &dyn Fn(),
+) -> Result<ModelFile, ModelError> {
+    let labels: Vec<String> = {
+        let mut l: Vec<String> = segments.iter().map(|s| s.label.clone()).collect();
+        l.sort();
+        l.dedup();
+        l
+    };
+    if labels.len() < 2 {
+        return Err(ModelError::Training(format!(
+            "need at least two labels in the training data, found {labels:?}"
+        )));
+    }
+    let examples: Vec<Example> = segments
+        .iter()
+        .map(|s| Example {
+            doc: s.doc.clone(),
+            text: s.text.clone(),
+            label: labels.binary_search(&s.label).expect("label collected above"),
+        })
+        .collect();
+
+    let cv = train::cross_validate_with(config, &labels, &examples, on_fold)?;
+    let temperature = train::fit_temperature(&cv.scores, &cv.gold);
+    let (vectorizer, model) = train::fit(config, &labels, &examples)?;
+
+    let mut per_label: BTreeMap<&str, u32> = BTreeMap::new();
+    for s in segments {
+        *per_label.entry(s.label.as_str()).or_default() += 1;
+    }
+    let k = labels.len();
+    Ok(ModelFile {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        algorithm: config.algorithm,
+        pipeline: *vectorizer.pipeline(),
+        tfidf: *vectorizer.config(),
+        calibration: Calibration {
+            temperature,
+            ood_threshold,
+        },
+        training: TrainingInfo {
+            data: data_name.to_string(),
+            data_sha256: sha256_hex(data_bytes),
+            documents: cv.folds as u32,
+            segments: segments.len() as u32,
+            segments_per_label: per_label
+                .into_iter()
+                .map(|(label, count)| LabelCount {
+                    label: label.to_string(),
+                    count,
+                })
+                .collect(),
+            cross_validation: CvSummary {
+                scheme: "leave-one-article-out".into(),
+                folds: cv.folds as u32,
+                accuracy: round4(cv.metrics.accuracy),
+                macro_f1: round4(cv.metrics.macro_f1),
+                macro_f1_topics: round4(cv.metrics.macro_f1_topics),
+            },
+        },
+        bias: model.bias().to_vec(),
+        vocabulary: vectorizer.terms().to_vec(),
+        idf: vectorizer.idf().to_vec(),
+        weights: model.weights().chunks(k).map(<[f32]>::to_vec).collect(),
+        labels,
+    })
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
