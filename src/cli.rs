@@ -136,7 +136,7 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn read_input(path: &Path) -> Result<String> {
+pub fn read_input(path: &Path) -> Result<String> {
     if path == Path::new("-") {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s)?;

@@ -35,9 +35,9 @@ impl Default for FeatureConfig {
         Self {
             stop_words: true,
             words: true,
-            stems: true,
-            char_ngram_min: 0,
-            char_ngram_max: 0,
+            stems: false,
+            char_ngram_min: 3,
+            char_ngram_max: 5,
         }
     }
 }
@@ -153,6 +153,16 @@ impl Analyzer {
 mod tests {
     use super::*;
 
+    fn words_and_stems() -> FeatureConfig {
+        FeatureConfig {
+            stop_words: true,
+            words: true,
+            stems: true,
+            char_ngram_min: 0,
+            char_ngram_max: 0,
+        }
+    }
+
     fn analyzer(features: FeatureConfig) -> Analyzer {
         Analyzer::new(PipelineConfig {
             normalizer: NormalizerConfig::default(),
@@ -162,7 +172,7 @@ mod tests {
 
     #[test]
     fn words_and_stems_of_an_arabic_sentence() {
-        let a = analyzer(FeatureConfig::default());
+        let a = analyzer(words_and_stems());
         let feats = a.analyze("سيطر الجيش على المدينة");
         assert!(feats.contains(&"w:جيش".to_string()), "{feats:?}");
         assert!(feats.contains(&"w:مدينه".to_string()), "{feats:?}");
@@ -173,7 +183,7 @@ mod tests {
 
     #[test]
     fn clitic_variants_share_the_word_feature() {
-        let a = analyzer(FeatureConfig::default());
+        let a = analyzer(words_and_stems());
         let one = a.word_features("الجيش");
         let two = a.word_features("والجيش");
         let three = a.word_features("للجيش");
@@ -184,7 +194,7 @@ mod tests {
 
     #[test]
     fn stemming_conflates_inflections() {
-        let a = analyzer(FeatureConfig::default());
+        let a = analyzer(words_and_stems());
         let stem = |w: &str| a.word_features(&a.normalizer().normalize(w)).features[1].clone();
         assert_eq!(stem("العسكرية"), stem("عسكري"));
         assert_eq!(stem("الدبلوماسية"), stem("دبلوماسي"));
@@ -207,7 +217,7 @@ mod tests {
 
     #[test]
     fn stop_words_yield_no_features() {
-        let a = analyzer(FeatureConfig::default());
+        let a = analyzer(words_and_stems());
         let w = a.word_features("الذي");
         assert!(w.stop);
         assert!(w.features.is_empty());
