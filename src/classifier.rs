@@ -261,7 +261,12 @@ impl Classifier {
 
     /// Top terms per label, each term's contribution summed over segments weighted by
     /// their share of the text (exactly how the shares weigh the segments).
-    fn explain(&self, vectors: &[(usize, SparseVector)], total: f32, top_n: usize) -> Vec<Vec<Contribution>> {
+    fn explain(
+        &self,
+        vectors: &[(usize, SparseVector)],
+        total: f32,
+        top_n: usize,
+    ) -> Vec<Vec<Contribution>> {
         let k = self.labels().len();
         let mut sums: FxHashMap<usize, Vec<f32>> = FxHashMap::default();
         for (len, x) in vectors {
@@ -343,10 +348,22 @@ mod tests {
             assert_ne!(c.labels()[t], OTHER);
         }
         let all = c
-            .classify(TEXT, &Options { topic_threshold: 1e-6, ..Options::default() })
+            .classify(
+                TEXT,
+                &Options {
+                    topic_threshold: 1e-6,
+                    ..Options::default()
+                },
+            )
             .unwrap();
-        assert_eq!(all.topics.len(), c.labels().iter().filter(|l| *l != OTHER).count());
-        assert!(all.topics.windows(2).all(|w| all.shares[w[0]] >= all.shares[w[1]]));
+        assert_eq!(
+            all.topics.len(),
+            c.labels().iter().filter(|l| *l != OTHER).count()
+        );
+        assert!(all
+            .topics
+            .windows(2)
+            .all(|w| all.shares[w[0]] >= all.shares[w[1]]));
     }
 
     #[test]
@@ -355,17 +372,33 @@ mod tests {
         let o = Options::default();
         assert_eq!(c.classify("", &o).unwrap_err(), InputError::Empty);
         assert_eq!(c.classify(" \n\t", &o).unwrap_err(), InputError::Empty);
-        assert_eq!(c.classify("Hello world.", &o).unwrap_err(), InputError::NoArabic);
-        let bad = Options { topic_threshold: 1.5, ..o };
-        assert_eq!(c.classify(TEXT, &bad).unwrap_err(), InputError::BadThreshold(1.5));
+        assert_eq!(
+            c.classify("Hello world.", &o).unwrap_err(),
+            InputError::NoArabic
+        );
+        let bad = Options {
+            topic_threshold: 1.5,
+            ..o
+        };
+        assert_eq!(
+            c.classify(TEXT, &bad).unwrap_err(),
+            InputError::BadThreshold(1.5)
+        );
         let short = Options { max_chars: 10, ..o };
-        assert!(matches!(c.classify(TEXT, &short), Err(InputError::TooLong { limit: 10, .. })));
+        assert!(matches!(
+            c.classify(TEXT, &short),
+            Err(InputError::TooLong { limit: 10, .. })
+        ));
     }
 
     #[test]
     fn truncation_classifies_the_first_characters() {
         let c = classifier();
-        let o = Options { max_chars: 20, truncate: true, ..Options::default() };
+        let o = Options {
+            max_chars: 20,
+            truncate: true,
+            ..Options::default()
+        };
         let a = c.classify(TEXT, &o).unwrap();
         assert!(a.truncated);
         assert_eq!(a.characters, 20);
@@ -375,12 +408,17 @@ mod tests {
     #[test]
     fn explanations_decompose_the_scores() {
         let c = classifier();
-        let o = Options { explain_top_n: 3, ..Options::default() };
+        let o = Options {
+            explain_top_n: 3,
+            ..Options::default()
+        };
         let a = c.classify(TEXT, &o).unwrap();
         assert_eq!(a.explanations.len(), c.labels().len());
         for terms in &a.explanations {
             assert!(terms.len() <= 3);
-            assert!(terms.windows(2).all(|w| w[0].contribution >= w[1].contribution));
+            assert!(terms
+                .windows(2)
+                .all(|w| w[0].contribution >= w[1].contribution));
             assert!(terms.iter().all(|t| t.contribution > 0.0));
         }
         let military = c.labels().iter().position(|l| l == "military").unwrap();
@@ -390,7 +428,9 @@ mod tests {
     #[test]
     fn unfamiliar_text_leans_to_other() {
         let c = classifier();
-        let a = c.classify("زززز ققققق ثثثثث ضضضض", &Options::default()).unwrap();
+        let a = c
+            .classify("زززز ققققق ثثثثث ضضضض", &Options::default())
+            .unwrap();
         assert!(a.out_of_domain);
         assert_eq!(c.labels()[a.primary], OTHER);
         assert_eq!(a.coverage.known, 0);

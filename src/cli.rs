@@ -18,7 +18,11 @@ use crate::service::ServeArgs;
 use crate::text::FeatureConfig;
 
 #[derive(Debug, Parser)]
-#[command(name = "tasnif", version, about = "Topic classification of Arabic news: diplomacy, military, negotiations")]
+#[command(
+    name = "tasnif",
+    version,
+    about = "Topic classification of Arabic news: diplomacy, military, negotiations"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -161,11 +165,21 @@ pub fn train_model(config: &TrainConfig, data: &Path, progress: bool) -> Result<
     } else {
         ProgressBar::hidden()
     };
-    bar.set_style(ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} {elapsed}")?.progress_chars("=> "));
+    bar.set_style(
+        ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} {elapsed}")?
+            .progress_chars("=> "),
+    );
     bar.set_message("cross-validating");
     // Paths are recorded with forward slashes so the file does not depend on the OS.
     let name = data.to_string_lossy().replace('\\', "/");
-    let file = model::build(config, &segments, &name, &bytes, DEFAULT_OOD_THRESHOLD, &|| bar.inc(1))?;
+    let file = model::build(
+        config,
+        &segments,
+        &name,
+        &bytes,
+        DEFAULT_OOD_THRESHOLD,
+        &|| bar.inc(1),
+    )?;
     bar.finish_and_clear();
     Ok(file)
 }
@@ -176,7 +190,8 @@ fn train_cmd(args: &TrainArgs) -> Result<()> {
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&args.out, &bytes).with_context(|| format!("cannot write {}", args.out.display()))?;
+    std::fs::write(&args.out, &bytes)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
     let cv = &file.training.cross_validation;
     eprintln!(
         "wrote {} ({} bytes, {} terms, {} segments from {} articles); {} macro-F1 {:.3}, accuracy {:.3}; temperature {}",
@@ -203,7 +218,10 @@ pub fn evaluate_segments(classifier: &Classifier, rows: &[LabelledText]) -> Resu
     let mut predicted = Vec::new();
     for row in rows {
         let Some(g) = index(&row.label) else {
-            bail!("label {:?} is not one of the model's labels {labels:?}", row.label);
+            bail!(
+                "label {:?} is not one of the model's labels {labels:?}",
+                row.label
+            );
         };
         gold.push(g);
         predicted.push(
@@ -282,7 +300,8 @@ fn evaluate_articles(classifier: &Classifier, path: &Path) -> Result<ArticleScor
     for a in &articles {
         let result = classifier.classify(&a.text, &Options::default())?;
         let predicted = labels[result.primary].clone();
-        let predicted_topics: Vec<String> = result.topics.iter().map(|&t| labels[t].clone()).collect();
+        let predicted_topics: Vec<String> =
+            result.topics.iter().map(|&t| labels[t].clone()).collect();
         correct += usize::from(predicted == a.primary);
         f1 += set_f1(&a.topics, &predicted_topics);
         rows.push(ArticleRow {
@@ -353,7 +372,10 @@ fn scores<'a>(labels: &'a [String], p: &[f32]) -> Vec<LabelScoreJson<'a>> {
     let mut v: Vec<LabelScoreJson> = labels
         .iter()
         .zip(p)
-        .map(|(l, &probability)| LabelScoreJson { label: l, probability })
+        .map(|(l, &probability)| LabelScoreJson {
+            label: l,
+            probability,
+        })
         .collect();
     v.sort_by(|a, b| b.probability.total_cmp(&a.probability));
     v
@@ -389,7 +411,10 @@ impl<'a> ArticleJson<'a> {
                 .enumerate()
                 .map(|(c, terms)| ExplanationJson {
                     label: &labels[c],
-                    terms: terms.iter().map(|t| (t.term.as_str(), t.contribution)).collect(),
+                    terms: terms
+                        .iter()
+                        .map(|t| (t.term.as_str(), t.contribution))
+                        .collect(),
                 })
                 .collect(),
         }
@@ -406,7 +431,12 @@ struct JsonlInput<'a> {
 
 fn classify_cmd(args: &ClassifyArgs) -> Result<()> {
     if let Some(server) = &args.server {
-        return crate::service::client::classify_files(server, &args.files, args.segments, args.explain);
+        return crate::service::client::classify_files(
+            server,
+            &args.files,
+            args.segments,
+            args.explain,
+        );
     }
     let classifier = args.model.load()?;
     let options = Options {
@@ -417,7 +447,8 @@ fn classify_cmd(args: &ClassifyArgs) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if let Some(path) = &args.jsonl {
-        let input = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let input = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
         let lines: Vec<&str> = input.lines().collect();
         // Chunks keep rayon's per-item overhead negligible; output stays in input order.
         let chunks: Vec<String> = lines
@@ -453,7 +484,11 @@ fn classify_cmd(args: &ClassifyArgs) -> Result<()> {
         let text = read_input(path)?;
         let name = path.display().to_string();
         match classifier.classify(&text, &options) {
-            Ok(a) => writeln!(out, "{}", serde_json::to_string(&ArticleJson::new(labels, &a, Some(&name), args.segments))?)?,
+            Ok(a) => writeln!(
+                out,
+                "{}",
+                serde_json::to_string(&ArticleJson::new(labels, &a, Some(&name), args.segments))?
+            )?,
             Err(e) => bail!("{name}: {e}"),
         }
     }
@@ -503,8 +538,20 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
         ("char2-5", features(false, false, 2, 5)),
     ];
     let algorithms = [
-        ("lr a=0.1", Algorithm::LogisticRegression { alpha: 0.1, max_iterations: 200 }),
-        ("lr a=1", Algorithm::LogisticRegression { alpha: 1.0, max_iterations: 200 }),
+        (
+            "lr a=0.1",
+            Algorithm::LogisticRegression {
+                alpha: 0.1,
+                max_iterations: 200,
+            },
+        ),
+        (
+            "lr a=1",
+            Algorithm::LogisticRegression {
+                alpha: 1.0,
+                max_iterations: 200,
+            },
+        ),
         ("nb a=0.1", Algorithm::NaiveBayes { alpha: 0.1 }),
         ("nb a=1", Algorithm::NaiveBayes { alpha: 1.0 }),
     ];
@@ -516,7 +563,13 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
             grid.push((format!("{fname:<20} {aname}"), c));
         }
     }
-    for (name, flag) in [("no teh-marbuta→ha", 0), ("no alef-maqsura→ya", 1), ("no alef unification", 2), ("keep diacritics", 3), ("keep stop words", 4)] {
+    for (name, flag) in [
+        ("no teh-marbuta→ha", 0),
+        ("no alef-maqsura→ya", 1),
+        ("no alef unification", 2),
+        ("keep diacritics", 3),
+        ("keep stop words", 4),
+    ] {
         let mut c = base;
         match flag {
             0 => c.pipeline.normalizer.teh_marbuta_to_ha = false,
@@ -527,9 +580,19 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
         }
         grid.push((format!("default, {name}"), c));
     }
-    println!("{:<36} {:>8} {:>8} {:>10}", "configuration", "cv_acc", "cv_mF1", "report_mF1");
+    println!(
+        "{:<36} {:>8} {:>8} {:>10}",
+        "configuration", "cv_acc", "cv_mF1", "report_mF1"
+    );
     for (name, config) in grid {
-        let file = model::build(&config, &segments, "tune", b"", DEFAULT_OOD_THRESHOLD, &|| {})?;
+        let file = model::build(
+            &config,
+            &segments,
+            "tune",
+            b"",
+            DEFAULT_OOD_THRESHOLD,
+            &|| {},
+        )?;
         let cv = &file.training.cross_validation;
         let rep = match &report {
             Some(rows) => {

@@ -40,7 +40,10 @@ impl Table {
             .position(|h| h == name)
             .ok_or_else(|| DataError::Format {
                 path: path.display().to_string(),
-                message: format!("header has no `{name}` column (found: {})", self.header.join(", ")),
+                message: format!(
+                    "header has no `{name}` column (found: {})",
+                    self.header.join(", ")
+                ),
             })
     }
 }
@@ -133,7 +136,11 @@ mod tests {
 
     #[test]
     fn segments_by_column_name_in_any_order() {
-        let t = parse_table("text\tid\tlabel\nسيطر الجيش\te1\tmilitary\n", Path::new("x")).unwrap();
+        let t = parse_table(
+            "text\tid\tlabel\nسيطر الجيش\te1\tmilitary\n",
+            Path::new("x"),
+        )
+        .unwrap();
         assert_eq!(t.header, vec!["text", "id", "label"]);
         assert_eq!(t.rows[0][2], "military");
     }

@@ -44,8 +44,16 @@ impl Metrics {
                 let tp = confusion[c][c] as f64;
                 let support: usize = confusion[c].iter().sum();
                 let predicted: usize = confusion.iter().map(|row| row[c]).sum();
-                let precision = if predicted > 0 { tp / predicted as f64 } else { 0.0 };
-                let recall = if support > 0 { tp / support as f64 } else { 0.0 };
+                let precision = if predicted > 0 {
+                    tp / predicted as f64
+                } else {
+                    0.0
+                };
+                let recall = if support > 0 {
+                    tp / support as f64
+                } else {
+                    0.0
+                };
                 let f1 = if precision + recall > 0.0 {
                     2.0 * precision * recall / (precision + recall)
                 } else {
@@ -74,7 +82,11 @@ impl Metrics {
         };
         Self {
             examples: n,
-            accuracy: if n > 0 { correct as f64 / n as f64 } else { 0.0 },
+            accuracy: if n > 0 {
+                correct as f64 / n as f64
+            } else {
+                0.0
+            },
             macro_f1: mean(&|_| true),
             macro_f1_topics: mean(&|m| m.label != crate::OTHER),
             per_label,
@@ -89,7 +101,10 @@ impl Metrics {
             "examples {}  accuracy {:.3}  macro-F1 {:.3}  macro-F1 (topics) {:.3}\n\n",
             self.examples, self.accuracy, self.macro_f1, self.macro_f1_topics
         );
-        out += &format!("{:<14} {:>9} {:>7} {:>7} {:>8}\n", "label", "precision", "recall", "F1", "support");
+        out += &format!(
+            "{:<14} {:>9} {:>7} {:>7} {:>8}\n",
+            "label", "precision", "recall", "F1", "support"
+        );
         for m in &self.per_label {
             out += &format!(
                 "{:<14} {:>9.3} {:>7.3} {:>7.3} {:>8}\n",
@@ -133,12 +148,17 @@ mod tests {
 
     #[test]
     fn metrics_match_a_hand_computed_example() {
-        let labels: Vec<String> = ["diplomacy", "military", "other"].map(String::from).to_vec();
+        let labels: Vec<String> = ["diplomacy", "military", "other"]
+            .map(String::from)
+            .to_vec();
         // gold:      d d m m o
         // predicted: d m m m d
         let m = Metrics::new(&labels, &[0, 0, 1, 1, 2], &[0, 1, 1, 1, 0]);
         assert!((m.accuracy - 0.6).abs() < 1e-12);
-        assert_eq!(m.confusion, vec![vec![1, 1, 0], vec![0, 2, 0], vec![1, 0, 0]]);
+        assert_eq!(
+            m.confusion,
+            vec![vec![1, 1, 0], vec![0, 2, 0], vec![1, 0, 0]]
+        );
         // diplomacy P=1/2 R=1/2 F1=.5; military P=2/3 R=1 F1=.8; other F1=0.
         assert!((m.per_label[0].f1 - 0.5).abs() < 1e-12);
         assert!((m.per_label[1].f1 - 0.8).abs() < 1e-12);
@@ -157,7 +177,9 @@ mod tests {
     fn set_f1_of_topic_sets() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         assert_eq!(set_f1(&s(&["military"]), &s(&["military"])), 1.0);
-        assert!((set_f1(&s(&["military", "diplomacy"]), &s(&["military"])) - 2.0 / 3.0).abs() < 1e-12);
+        assert!(
+            (set_f1(&s(&["military", "diplomacy"]), &s(&["military"])) - 2.0 / 3.0).abs() < 1e-12
+        );
         assert_eq!(set_f1(&s(&[]), &s(&[])), 1.0);
         assert_eq!(set_f1(&s(&["a"]), &s(&[])), 0.0);
     }

@@ -21,8 +21,8 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod model;
-pub mod text;
 pub mod service;
+pub mod text;
 pub mod vectorizer;
 
 pub use classifier::{Article, Classifier, Options};

@@ -170,7 +170,12 @@ impl Vectorizer {
         Ok(Self::assemble(Analyzer::new(pipeline), config, terms, idf))
     }
 
-    fn assemble(analyzer: Analyzer, config: TfIdfConfig, terms: Vec<String>, idf: Vec<f32>) -> Self {
+    fn assemble(
+        analyzer: Analyzer,
+        config: TfIdfConfig,
+        terms: Vec<String>,
+        idf: Vec<f32>,
+    ) -> Self {
         let index = terms
             .iter()
             .enumerate()
@@ -209,7 +214,9 @@ impl Vectorizer {
     fn analyze_word(&self, word: &str) -> WordEntry {
         let wf = self.analyzer.word_features(word);
         let lookup = |f: &String| self.index.get(f.as_str()).copied();
-        let known = wf.features[..wf.word_level].iter().any(|f| lookup(f).is_some());
+        let known = wf.features[..wf.word_level]
+            .iter()
+            .any(|f| lookup(f).is_some());
         WordEntry {
             ids: wf.features.iter().filter_map(lookup).collect(),
             stop: wf.stop,
@@ -357,7 +364,11 @@ mod tests {
     #[test]
     fn two_vectorizers_on_one_thread_do_not_share_cache_entries() {
         let a = fitted();
-        let b = Vectorizer::fit(PipelineConfig::default(), TfIdfConfig::default(), &TRAIN[..1]);
+        let b = Vectorizer::fit(
+            PipelineConfig::default(),
+            TfIdfConfig::default(),
+            &TRAIN[..1],
+        );
         let xa = a.transform(TRAIN[2]).0;
         let xb = b.transform(TRAIN[2]).0;
         assert!(xa.nnz() > 0);

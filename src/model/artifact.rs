@@ -121,10 +121,15 @@ impl ModelFile {
     fn validate(&self) -> Result<(), ModelError> {
         let k = self.labels.len();
         if k < 2 {
-            return Err(ModelError::Invalid(format!("needs at least 2 labels, has {k}")));
+            return Err(ModelError::Invalid(format!(
+                "needs at least 2 labels, has {k}"
+            )));
         }
         if self.bias.len() != k {
-            return Err(ModelError::Invalid(format!("{} bias values for {k} labels", self.bias.len())));
+            return Err(ModelError::Invalid(format!(
+                "{} bias values for {k} labels",
+                self.bias.len()
+            )));
         }
         if self.weights.len() != self.vocabulary.len() {
             return Err(ModelError::Invalid(format!(
@@ -134,7 +139,9 @@ impl ModelFile {
             )));
         }
         if let Some(i) = self.weights.iter().position(|row| row.len() != k) {
-            return Err(ModelError::Invalid(format!("weight row {i} does not have {k} values")));
+            return Err(ModelError::Invalid(format!(
+                "weight row {i} does not have {k} values"
+            )));
         }
         let finite = |v: &f32| v.is_finite();
         if !self.bias.iter().all(finite) || !self.weights.iter().flatten().all(finite) {
@@ -142,17 +149,22 @@ impl ModelFile {
         }
         let t = self.calibration.temperature;
         if !(t.is_finite() && t > 0.0) {
-            return Err(ModelError::Invalid(format!("temperature must be positive, is {t}")));
+            return Err(ModelError::Invalid(format!(
+                "temperature must be positive, is {t}"
+            )));
         }
         if !(0.0..=1.0).contains(&self.calibration.ood_threshold) {
-            return Err(ModelError::Invalid("ood_threshold must be in [0, 1]".into()));
+            return Err(ModelError::Invalid(
+                "ood_threshold must be in [0, 1]".into(),
+            ));
         }
         Ok(())
     }
 
     /// Builds the inference parts.
     pub fn into_parts(self) -> Result<(Vectorizer, LinearModel, Calibration), ModelError> {
-        let vectorizer = Vectorizer::from_parts(self.pipeline, self.tfidf, self.vocabulary, self.idf)?;
+        let vectorizer =
+            Vectorizer::from_parts(self.pipeline, self.tfidf, self.vocabulary, self.idf)?;
         let weights = self.weights.into_iter().flatten().collect();
         let model = LinearModel::new(self.labels, weights, self.bias)
             .with_temperature(self.calibration.temperature);
@@ -162,7 +174,10 @@ impl ModelFile {
 
 /// Lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -219,8 +234,14 @@ mod tests {
 
     #[test]
     fn garbage_is_a_parse_error() {
-        assert!(matches!(ModelFile::from_bytes(b"\x00\xffnot json"), Err(ModelError::Parse(_))));
-        assert!(matches!(ModelFile::from_bytes(b"{\"a\":1}"), Err(ModelError::Parse(_))));
+        assert!(matches!(
+            ModelFile::from_bytes(b"\x00\xffnot json"),
+            Err(ModelError::Parse(_))
+        ));
+        assert!(matches!(
+            ModelFile::from_bytes(b"{\"a\":1}"),
+            Err(ModelError::Parse(_))
+        ));
     }
 
     #[test]
@@ -228,7 +249,13 @@ mod tests {
         let mut m = tiny();
         m.format_version = 99;
         let err = ModelFile::from_bytes(&m.to_bytes()).unwrap_err();
-        assert!(matches!(err, ModelError::Version { found: 99, expected: FORMAT_VERSION }));
+        assert!(matches!(
+            err,
+            ModelError::Version {
+                found: 99,
+                expected: FORMAT_VERSION
+            }
+        ));
         assert!(err.to_string().contains("99"));
     }
 
@@ -236,7 +263,10 @@ mod tests {
     fn inconsistent_shapes_are_rejected() {
         let mut m = tiny();
         m.weights[1].pop();
-        assert!(matches!(ModelFile::from_bytes(&m.to_bytes()), Err(ModelError::Invalid(_))));
+        assert!(matches!(
+            ModelFile::from_bytes(&m.to_bytes()),
+            Err(ModelError::Invalid(_))
+        ));
         let mut m = tiny();
         m.idf.pop();
         let bytes = m.to_bytes();

@@ -47,7 +47,9 @@ pub fn build(
         .map(|s| Example {
             doc: s.doc.clone(),
             text: s.text.clone(),
-            label: labels.binary_search(&s.label).expect("label collected above"),
+            label: labels
+                .binary_search(&s.label)
+                .expect("label collected above"),
         })
         .collect();
 

@@ -235,7 +235,10 @@ pub fn fit_temperature(scores: &[Vec<f32>], gold: &[usize]) -> f32 {
 pub fn argmax(s: &[f32]) -> usize {
     s.iter()
         .enumerate()
-        .fold((0, f32::NEG_INFINITY), |b, (i, &v)| if v > b.1 { (i, v) } else { b })
+        .fold(
+            (0, f32::NEG_INFINITY),
+            |b, (i, &v)| if v > b.1 { (i, v) } else { b },
+        )
         .0
 }
 
@@ -244,7 +247,9 @@ mod tests {
     use super::*;
 
     fn labels() -> Vec<String> {
-        ["diplomacy", "military", "negotiations"].map(String::from).to_vec()
+        ["diplomacy", "military", "negotiations"]
+            .map(String::from)
+            .to_vec()
     }
 
     fn examples() -> Vec<Example> {

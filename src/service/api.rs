@@ -15,7 +15,7 @@ use tonic::{Code, Request, Response, Status, Streaming};
 use tracing::{debug, warn};
 
 use super::proto::{self, classify_result::Outcome, topic_classifier_server::TopicClassifier};
-use super::status::{decode_status, input_status};
+use super::status::{decode_status, input_status, Arrival};
 use super::{convert, Limits};
 use crate::classifier::{Classifier, Options, DEFAULT_TOPIC_THRESHOLD};
 use crate::error::InputError;
@@ -64,7 +64,12 @@ impl Api {
 
     /// Runs `work` on the worker pool holding `permits` in-flight slots, refusing at once
     /// when the server is full, and giving up when the caller's deadline passes.
-    async fn run<T, F>(&self, permits: usize, deadline: Option<Instant>, work: F) -> Result<T, Status>
+    async fn run<T, F>(
+        &self,
+        permits: usize,
+        deadline: Option<Instant>,
+        work: F,
+    ) -> Result<T, Status>
     where
         T: Send + 'static,
         F: FnOnce(&Shared) -> T + Send + 'static,
@@ -86,25 +91,36 @@ impl Api {
             let _ = tx.send(result);
         });
         let result = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline.into(), rx).await.map_err(|_| {
-                Status::deadline_exceeded("the call's deadline (grpc-timeout) expired before classification finished")
-            })?,
+            Some(deadline) => tokio::time::timeout_at(deadline.into(), rx)
+                .await
+                .map_err(|_| {
+                    Status::deadline_exceeded(
+                        "the call's deadline (grpc-timeout) expired before classification finished",
+                    )
+                })?,
             None => rx.await,
         };
         match result {
             Ok(Ok(value)) => Ok(value),
-            _ => Err(Status::internal("classification failed unexpectedly; the error was logged")),
+            _ => Err(Status::internal(
+                "classification failed unexpectedly; the error was logged",
+            )),
         }
     }
 }
 
-/// The caller's deadline from the `grpc-timeout` header, slightly early so that we answer
-/// DEADLINE_EXCEEDED before tonic's own timer cancels the call.
+/// The caller's deadline from the `grpc-timeout` header, counted from the request's
+/// arrival and slightly early (10 %, at most 20 ms), so that the caller receives our
+/// DEADLINE_EXCEEDED rather than racing its own timer or tonic's, which answers CANCELLED.
 fn deadline<T>(request: &Request<T>) -> Option<Instant> {
     let value = request.metadata().get("grpc-timeout")?.to_str().ok()?;
     let timeout = parse_grpc_timeout(value)?;
-    let margin = (timeout / 5).min(Duration::from_millis(5));
-    Some(Instant::now() + timeout - margin)
+    let arrival = request
+        .extensions()
+        .get::<Arrival>()
+        .map_or_else(Instant::now, |a| a.0);
+    let margin = (timeout / 10).min(Duration::from_millis(20));
+    Some(arrival + timeout - margin)
 }
 
 /// Parses a `grpc-timeout` value: up to 8 digits and a unit (H M S m u n).
@@ -162,7 +178,12 @@ impl Shared {
     fn classify(&self, req: proto::ClassifyRequest) -> Result<proto::ClassifyResponse, InputError> {
         let plan = self.plan(&req)?;
         let article = self.classifier.classify(&req.text, &plan.options)?;
-        Ok(convert::article(&self.classifier, &article, req.id, plan.include_segments))
+        Ok(convert::article(
+            &self.classifier,
+            &article,
+            req.id,
+            plan.include_segments,
+        ))
     }
 
     fn outcome(&self, index: usize, req: proto::ClassifyRequest) -> proto::ClassifyResult {
@@ -188,15 +209,25 @@ fn item_error(status: &Status) -> proto::ItemError {
 
 fn log_error(rpc: &str, status: &Status) {
     match status.code() {
-        Code::InvalidArgument => debug!(rpc, code = ?status.code(), message = status.message(), "rejected"),
+        Code::InvalidArgument => {
+            debug!(rpc, code = ?status.code(), message = status.message(), "rejected")
+        }
         _ => warn!(rpc, code = ?status.code(), message = status.message(), "failed"),
     }
 }
 
-fn with_timing<T>(mut response: Response<T>, characters: usize, segments: usize, started: Instant) -> Response<T> {
+fn with_timing<T>(
+    mut response: Response<T>,
+    characters: usize,
+    segments: usize,
+    started: Instant,
+) -> Response<T> {
     let micros = started.elapsed().as_micros();
     let md = response.metadata_mut();
-    md.insert("x-tasnif-characters", MetadataValue::from(characters as u64));
+    md.insert(
+        "x-tasnif-characters",
+        MetadataValue::from(characters as u64),
+    );
     md.insert("x-tasnif-segments", MetadataValue::from(segments as u64));
     md.insert("x-tasnif-micros", MetadataValue::from(micros as u64));
     response
@@ -219,9 +250,17 @@ impl TopicClassifier for Api {
             .and_then(|r| r.map_err(|e| input_status(&e)));
         match result {
             Ok(response) => {
-                let (chars, segments) = (response.characters as usize, response.segment_count as usize);
+                let (chars, segments) = (
+                    response.characters as usize,
+                    response.segment_count as usize,
+                );
                 debug!(rpc = "Classify", chars, segments, primary = %response.primary, micros = started.elapsed().as_micros() as u64, "ok");
-                Ok(with_timing(Response::new(response), chars, segments, started))
+                Ok(with_timing(
+                    Response::new(response),
+                    chars,
+                    segments,
+                    started,
+                ))
             }
             Err(status) => {
                 log_error("Classify", &status);
@@ -261,7 +300,13 @@ impl TopicClassifier for Api {
             Some(Outcome::Response(a)) => (c + a.characters as usize, s + a.segment_count as usize),
             _ => (c, s),
         });
-        debug!(rpc = "ClassifyBatch", items = n, chars, micros = started.elapsed().as_micros() as u64, "ok");
+        debug!(
+            rpc = "ClassifyBatch",
+            items = n,
+            chars,
+            micros = started.elapsed().as_micros() as u64,
+            "ok"
+        );
         Ok(with_timing(
             Response::new(proto::ClassifyBatchResponse { results }),
             chars,
@@ -337,7 +382,10 @@ impl TopicClassifier for Api {
         &self,
         _request: Request<proto::GetModelInfoRequest>,
     ) -> Result<Response<proto::ModelInfo>, Status> {
-        Ok(Response::new(convert::model_info(&self.shared.classifier, &self.shared.limits)))
+        Ok(Response::new(convert::model_info(
+            &self.shared.classifier,
+            &self.shared.limits,
+        )))
     }
 }
 

@@ -45,8 +45,13 @@ fn to_json(file: &str, r: &proto::ClassifyResponse) -> serde_json::Value {
 
 /// Classifies `files` (`-` = stdin) on the server at `url`.
 pub fn classify_files(url: &str, files: &[PathBuf], segments: bool, explain: usize) -> Result<()> {
-    anyhow::ensure!(!files.is_empty(), "give files to classify (`-` for standard input)");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    anyhow::ensure!(
+        !files.is_empty(),
+        "give files to classify (`-` for standard input)"
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let mut client = TopicClassifierClient::connect(url.to_string())
             .await

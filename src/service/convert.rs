@@ -29,7 +29,12 @@ fn scores(labels: &[String], p: &[f32], sort: bool) -> Vec<proto::LabelScore> {
 }
 
 /// A classified article as a `ClassifyResponse`.
-pub fn article(c: &Classifier, a: &Article, id: String, include_segments: bool) -> proto::ClassifyResponse {
+pub fn article(
+    c: &Classifier,
+    a: &Article,
+    id: String,
+    include_segments: bool,
+) -> proto::ClassifyResponse {
     let labels = c.labels();
     let ood = c.calibration().ood_threshold;
     proto::ClassifyResponse {
@@ -84,7 +89,11 @@ pub fn vectorized(c: &Classifier, v: &Vectorized, include_terms: bool) -> proto:
         indices: v.vector.indices.clone(),
         weights: v.vector.values.clone(),
         terms: if include_terms {
-            v.vector.indices.iter().map(|&i| terms[i as usize].clone()).collect()
+            v.vector
+                .indices
+                .iter()
+                .map(|&i| terms[i as usize].clone())
+                .collect()
         } else {
             Vec::new()
         },

@@ -92,8 +92,14 @@ impl Limits {
                 self.max_in_flight
             );
         }
-        if self.workers == 0 || self.max_in_flight == 0 || self.max_request_bytes == 0 || self.max_article_chars == 0 {
-            bail!("workers, max_in_flight, max_request_bytes and max_article_chars must be positive");
+        if self.workers == 0
+            || self.max_in_flight == 0
+            || self.max_request_bytes == 0
+            || self.max_article_chars == 0
+        {
+            bail!(
+                "workers, max_in_flight, max_request_bytes and max_article_chars must be positive"
+            );
         }
         Ok(())
     }
@@ -120,7 +126,9 @@ pub async fn serve(
         .send_compressed(CompressionEncoding::Zstd);
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<TopicClassifierServer<api::Api>>().await;
+    health
+        .set_serving::<TopicClassifierServer<api::Api>>()
+        .await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -133,8 +141,12 @@ pub async fn serve(
     let reporter = health.clone();
     let signal = async move {
         shutdown.await;
-        reporter.set_not_serving::<TopicClassifierServer<api::Api>>().await;
-        reporter.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+        reporter
+            .set_not_serving::<TopicClassifierServer<api::Api>>()
+            .await;
+        reporter
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
         let _ = stopping_tx.send(());
     };
 

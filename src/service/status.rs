@@ -34,7 +34,11 @@ fn too_large(detail: &str, max_request_bytes: usize) -> Status {
     ))
 }
 
-/// Tower layer rewriting tonic's OUT_OF_RANGE for oversized messages to RESOURCE_EXHAUSTED.
+/// When a request reached the server, before its body was read: deadlines count from here.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrival(pub std::time::Instant);
+
+/// Tower layer recording each request's [`Arrival`] and rewriting tonic's OUT_OF_RANGE for oversized messages to RESOURCE_EXHAUSTED.
 #[derive(Debug, Clone, Copy)]
 pub struct StatusRewriteLayer {
     pub max_request_bytes: usize,
@@ -69,7 +73,9 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<ReqBody>) -> Self::Future {
+        req.extensions_mut()
+            .insert(Arrival(std::time::Instant::now()));
         let limit = self.max_request_bytes;
         let fut = self.inner.call(req);
         Box::pin(async move {

@@ -71,7 +71,9 @@ pub struct Analyzer {
 
 impl std::fmt::Debug for Analyzer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Analyzer").field("config", &self.config).finish()
+        f.debug_struct("Analyzer")
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -177,7 +179,9 @@ mod tests {
         assert!(feats.contains(&"w:جيش".to_string()), "{feats:?}");
         assert!(feats.contains(&"w:مدينه".to_string()), "{feats:?}");
         // "على" is a stop word: no feature mentions it.
-        assert!(!feats.iter().any(|f| f.ends_with("على") || f.ends_with("علي")));
+        assert!(!feats
+            .iter()
+            .any(|f| f.ends_with("على") || f.ends_with("علي")));
         assert!(feats.iter().any(|f| f.starts_with("s:")));
     }
 

@@ -189,25 +189,37 @@ mod tests {
     #[test]
     fn strip_format_marks_removes_bidi_and_zero_width() {
         assert_eq!(
-            only(Step::StripFormatMarks, "\u{200F}جنيف\u{200C}\u{202B}\u{FEFF}"),
+            only(
+                Step::StripFormatMarks,
+                "\u{200F}جنيف\u{200C}\u{202B}\u{FEFF}"
+            ),
             "جنيف"
         );
     }
 
     #[test]
     fn unify_alef_maps_hamza_and_madda_forms() {
-        assert_eq!(only(Step::UnifyAlef, "أستانا إيران آخر ٱلله"), "استانا ايران اخر الله");
+        assert_eq!(
+            only(Step::UnifyAlef, "أستانا إيران آخر ٱلله"),
+            "استانا ايران اخر الله"
+        );
     }
 
     #[test]
     fn alef_maqsura_and_teh_marbuta() {
         assert_eq!(only(Step::AlefMaqsuraToYa, "إلى مستوى"), "إلي مستوي");
-        assert_eq!(only(Step::TehMarbutaToHa, "الجولة الثامنة"), "الجوله الثامنه");
+        assert_eq!(
+            only(Step::TehMarbutaToHa, "الجولة الثامنة"),
+            "الجوله الثامنه"
+        );
     }
 
     #[test]
     fn digits_become_ascii() {
-        assert_eq!(only(Step::AsciiDigits, "القرار ٢٢٥٤ و۲۸"), "القرار 2254 و28");
+        assert_eq!(
+            only(Step::AsciiDigits, "القرار ٢٢٥٤ و۲۸"),
+            "القرار 2254 و28"
+        );
     }
 
     #[test]

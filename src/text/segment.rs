@@ -128,7 +128,10 @@ mod tests {
     #[test]
     fn a_run_of_marks_ends_one_segment_and_empty_pieces_are_dropped() {
         let text = "قوله.. إن الجولة المقبلة … قد تبدأ\n\n*\n...";
-        assert_eq!(texts(text), vec!["قوله..", "إن الجولة المقبلة …", "قد تبدأ"]);
+        assert_eq!(
+            texts(text),
+            vec!["قوله..", "إن الجولة المقبلة …", "قد تبدأ"]
+        );
     }
 
     #[test]

@@ -1,0 +1,296 @@
+//! The `tasnif` binary end to end: `serve` as a real process (signals, exit code),
+//! the CLI client, batch classification, eval, and the clients of other ecosystems
+//! (grpcurl, Python grpcio) when they are installed — `.ci/run` installs both and sets
+//! TASNIF_REQUIRE_TOOLS=1 so that they cannot be skipped there.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tasnif");
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `tasnif serve` on an ephemeral port; returns the process and its address.
+fn spawn_server(extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("tasnif listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (child, addr)
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            start.elapsed() < within,
+            "server did not exit within {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn seed(name: &str) -> String {
+    root().join("seeds").join(name).display().to_string()
+}
+
+const SEED: &str = "000_e56e3be2487503d7.txt";
+
+#[test]
+fn serve_answers_the_cli_client_and_exits_zero_on_sigterm() {
+    let (mut child, addr) = spawn_server(&[]);
+    let out = Command::new(BIN)
+        .args([
+            "classify",
+            "--server",
+            &format!("http://{addr}"),
+            "--segments",
+            &seed(SEED),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let local = Command::new(BIN)
+        .args(["classify", &seed(SEED)])
+        .output()
+        .unwrap();
+    let l: serde_json::Value = serde_json::from_slice(&local.stdout).unwrap();
+    assert_eq!(v["primary"], l["primary"]);
+    assert_eq!(v["topics"], l["topics"]);
+    assert!(v["segments"].as_array().unwrap().len() > 3);
+
+    sigterm(&child);
+    let status = wait_exit(&mut child, Duration::from_secs(15));
+    assert_eq!(status.code(), Some(0));
+}
+
+#[test]
+fn serve_refuses_a_bad_model_file_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.json");
+    std::fs::write(&path, b"{\"format\":\"tasnif-model\",\"format_version\":1,").unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--model",
+            path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("truncated or corrupted"), "{err}");
+}
+
+#[test]
+fn classify_jsonl_writes_one_line_per_input_line_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.jsonl");
+    let mut lines = Vec::new();
+    for (i, (_, text)) in common::seed_articles().into_iter().enumerate() {
+        lines.push(serde_json::json!({"id": format!("a{i}"), "text": text}).to_string());
+    }
+    lines.push("{not json".into());
+    lines.push(serde_json::json!({"id": "empty", "text": ""}).to_string());
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let out = Command::new(BIN)
+        .args(["classify", "--jsonl", input.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let results: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(results.len(), 7);
+    for (i, r) in results.iter().take(5).enumerate() {
+        assert_eq!(r["id"], format!("a{i}"));
+        assert!(r["primary"].is_string());
+    }
+    assert!(results[5]["error"]
+        .as_str()
+        .unwrap()
+        .contains("invalid JSON"));
+    assert!(results[6]["error"].as_str().unwrap().contains("empty"));
+}
+
+#[test]
+fn eval_json_reports_metrics_on_a_labelled_file() {
+    let out = Command::new(BIN)
+        .args([
+            "eval",
+            "--data",
+            &root().join("seeds/labels.tsv").display().to_string(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["accuracy", "macro_f1", "per_label", "confusion"] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    // Training data, classified whole per segment: the model fits it well.
+    assert!(v["accuracy"].as_f64().unwrap() > 0.9);
+}
+
+#[test]
+fn vectorize_prints_terms_indices_and_weights() {
+    let out = Command::new(BIN)
+        .args(["vectorize", &seed(SEED)])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("term\tindex\tweight"));
+    let rows: Vec<Vec<&str>> = lines
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert!(rows.len() > 50);
+    let norm: f64 = rows
+        .iter()
+        .map(|r| r[2].parse::<f64>().unwrap().powi(2))
+        .sum();
+    assert!((norm - 1.0).abs() < 1e-3);
+}
+
+fn find_tool(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+fn skip(tool: &str) {
+    assert!(
+        !common::tools_required(),
+        "{tool} is required (TASNIF_REQUIRE_TOOLS=1) but was not found"
+    );
+    eprintln!("SKIPPED: {tool} not found on PATH (CI installs it; see .ci/run)");
+}
+
+#[test]
+fn grpcurl_lists_describes_and_classifies_with_json() {
+    let Some(grpcurl) = find_tool("grpcurl") else {
+        return skip("grpcurl");
+    };
+    let (mut child, addr) = spawn_server(&[]);
+    let run = |args: &[&str]| {
+        let out = Command::new(&grpcurl)
+            .arg("-plaintext")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "grpcurl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let list = run(&[&addr, "list"]);
+    assert!(list.contains("tasnif.v1.TopicClassifier"), "{list}");
+    assert!(list.contains("grpc.health.v1.Health"), "{list}");
+    let describe = run(&[&addr, "describe", "tasnif.v1.TopicClassifier"]);
+    assert!(describe.contains("rpc Classify"), "{describe}");
+    assert!(describe.contains("rpc ClassifyStream"), "{describe}");
+    let body = serde_json::json!({"text": "سيطر الجيش السوري على مدينة البوكمال بعد معارك عنيفة مع مسلحي داعش"}).to_string();
+    let out = run(&["-d", &body, &addr, "tasnif.v1.TopicClassifier/Classify"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["primary"], "military");
+    // A bad request shows the status code and our message.
+    let bad = Command::new(&grpcurl)
+        .args([
+            "-plaintext",
+            "-d",
+            r#"{"text": "hello"}"#,
+            &addr,
+            "tasnif.v1.TopicClassifier/Classify",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("InvalidArgument") && err.contains("no Arabic"),
+        "{err}"
+    );
+    sigterm(&child);
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(15)).code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn python_grpcio_client_generated_from_the_proto() {
+    let python = std::env::var("TASNIF_PYTHON").unwrap_or_else(|_| "python3".into());
+    let available = Command::new(&python)
+        .args(["-c", "import grpc, grpc_tools"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        return skip("python3 with grpcio and grpcio-tools");
+    }
+    let (mut child, addr) = spawn_server(&[]);
+    let out = Command::new(&python)
+        .arg(root().join("tests/python/client.py"))
+        .args([&addr, &seed(SEED)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sigterm(&child);
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(15)).code(),
+        Some(0)
+    );
+}

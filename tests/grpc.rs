@@ -1,0 +1,747 @@
+//! The gRPC API over real loopback connections to a real server: every RPC's happy path,
+//! every bad input with its exact status (and the server still answering afterwards),
+//! concurrency, streaming, health, reflection and graceful shutdown.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{classifier, seed_articles, TestServer};
+use futures::StreamExt;
+use tasnif::service::proto::{self, classify_result::Outcome};
+use tasnif::service::Limits;
+use tasnif::Options;
+use tonic::{Code, Request};
+
+const MILITARY: &str = "سيطر الجيش السوري على مدينة البوكمال بعد اشتباكات عنيفة مع مسلحي داعش.";
+
+fn request(text: &str) -> proto::ClassifyRequest {
+    proto::ClassifyRequest {
+        text: text.to_string(),
+        ..Default::default()
+    }
+}
+
+/// Limits that admit [`long_article`].
+fn big_limits() -> Limits {
+    Limits {
+        max_request_bytes: 32 << 20,
+        max_article_chars: 10_000_000,
+        ..Limits::default()
+    }
+}
+
+/// About 2 million characters: far longer to classify than the short deadlines below
+/// (about 1.5 s in a debug build, 0.1 s in release).
+fn long_article() -> String {
+    seed_articles()
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect::<String>()
+        .repeat(70)
+}
+
+/// A good call, to check the server still serves after a bad one.
+async fn still_serving(server: &TestServer) {
+    let mut client = server.client().await;
+    let r = client
+        .classify(request(MILITARY))
+        .await
+        .expect("good call succeeds");
+    assert_eq!(r.into_inner().primary, "military");
+}
+
+async fn expect_status(server: &TestServer, req: proto::ClassifyRequest, code: Code, needle: &str) {
+    let mut client = server.client().await;
+    let status = client.classify(req).await.expect_err("call must fail");
+    assert_eq!(status.code(), code, "{}", status.message());
+    assert!(
+        status.message().contains(needle),
+        "message {:?} should mention {needle:?}",
+        status.message()
+    );
+    still_serving(server).await;
+}
+
+#[tokio::test]
+async fn classify_seed_articles_matches_the_library() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let info = client
+        .get_model_info(proto::GetModelInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let c = classifier();
+    for (name, text) in seed_articles() {
+        let req = proto::ClassifyRequest {
+            text: text.clone(),
+            id: name.clone(),
+            include: vec![proto::Include::Segments as i32],
+            ..Default::default()
+        };
+        let response = client.classify(req).await.unwrap();
+        let md = response.metadata().clone();
+        let micros: u64 = md
+            .get("x-tasnif-micros")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(micros > 0);
+        let r = response.into_inner();
+        assert_eq!(r.id, name);
+        assert_eq!(r.model_version, info.version);
+        let sum: f32 = r.scores.iter().map(|s| s.probability).sum();
+        assert!((sum - 1.0).abs() < 1e-4, "{sum}");
+        assert_eq!(r.scores.len(), info.labels.len());
+        assert!(r
+            .scores
+            .windows(2)
+            .all(|w| w[0].probability >= w[1].probability));
+        assert_eq!(r.primary, r.scores[0].label);
+        // Same answer as the library in-process.
+        let local = c.classify(&text, &Options::default()).unwrap();
+        assert_eq!(r.primary, c.labels()[local.primary]);
+        assert_eq!(r.segment_count as usize, local.segments.len());
+        // Segment offsets are code points into the request text.
+        let chars: Vec<char> = text.chars().collect();
+        assert_eq!(r.segments.len(), local.segments.len());
+        for s in &r.segments {
+            let piece: String = chars[s.start as usize..s.end as usize].iter().collect();
+            assert_eq!(piece.trim(), piece);
+            assert!(!piece.is_empty());
+            let p: f32 = s.probabilities.iter().map(|x| x.probability).sum();
+            assert!((p - 1.0).abs() < 1e-4);
+        }
+        assert_eq!(
+            md.get("x-tasnif-segments").unwrap().to_str().unwrap(),
+            r.segment_count.to_string()
+        );
+    }
+    // The seeds are about the three topics: each is someone's topic.
+    let topics: Vec<String> = {
+        let mut all = Vec::new();
+        for (_, text) in seed_articles() {
+            all.extend(
+                client
+                    .classify(request(&text))
+                    .await
+                    .unwrap()
+                    .into_inner()
+                    .topics,
+            );
+        }
+        all
+    };
+    for label in ["diplomacy", "military", "negotiations"] {
+        assert!(
+            topics.iter().any(|t| t == label),
+            "{label} missing from {topics:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn explanations_and_threshold_options() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let r = client
+        .classify(proto::ClassifyRequest {
+            text: MILITARY.into(),
+            include: vec![proto::Include::Explanations as i32],
+            explain_top_n: 3,
+            topic_threshold: Some(0.001),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let military = r
+        .explanations
+        .iter()
+        .find(|e| e.label == "military")
+        .unwrap();
+    assert!(!military.terms.is_empty() && military.terms.len() <= 3);
+    assert!(military
+        .terms
+        .windows(2)
+        .all(|w| w[0].contribution >= w[1].contribution));
+    // A tiny threshold lists every topic label, never "other".
+    assert_eq!(r.topics.len(), 3);
+    assert!(!r.topics.contains(&"other".to_string()));
+    assert!(r.segments.is_empty(), "segments only when asked");
+}
+
+#[tokio::test]
+async fn bad_inputs_get_invalid_argument_and_the_server_keeps_serving() {
+    let server = TestServer::start().await;
+    expect_status(&server, request(""), Code::InvalidArgument, "empty").await;
+    expect_status(&server, request(" \n\t "), Code::InvalidArgument, "empty").await;
+    expect_status(
+        &server,
+        request("Breaking news: nothing in Arabic."),
+        Code::InvalidArgument,
+        "no Arabic",
+    )
+    .await;
+    let threshold = |t| proto::ClassifyRequest {
+        topic_threshold: Some(t),
+        ..request(MILITARY)
+    };
+    expect_status(
+        &server,
+        threshold(0.0),
+        Code::InvalidArgument,
+        "topic_threshold",
+    )
+    .await;
+    expect_status(
+        &server,
+        threshold(1.5),
+        Code::InvalidArgument,
+        "topic_threshold",
+    )
+    .await;
+    expect_status(
+        &server,
+        threshold(f32::NAN),
+        Code::InvalidArgument,
+        "topic_threshold",
+    )
+    .await;
+    let unknown = proto::ClassifyRequest {
+        include: vec![42],
+        ..request(MILITARY)
+    };
+    expect_status(
+        &server,
+        unknown,
+        Code::InvalidArgument,
+        "unknown include option 42",
+    )
+    .await;
+    let terms = proto::ClassifyRequest {
+        include: vec![proto::Include::Explanations as i32],
+        explain_top_n: 1000,
+        ..request(MILITARY)
+    };
+    expect_status(&server, terms, Code::InvalidArgument, "explain_top_n").await;
+}
+
+#[tokio::test]
+async fn article_length_limit_and_truncate() {
+    let limits = Limits {
+        max_article_chars: 100,
+        ..Limits::default()
+    };
+    let server = TestServer::with_limits(limits).await;
+    let long = MILITARY.repeat(5);
+    expect_status(
+        &server,
+        request(&long),
+        Code::InvalidArgument,
+        "limit of 100",
+    )
+    .await;
+    let mut client = server.client().await;
+    let r = client
+        .classify(proto::ClassifyRequest {
+            truncate: true,
+            ..request(&long)
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(r.truncated);
+    assert_eq!(r.characters, 100);
+    let info = client
+        .get_model_info(proto::GetModelInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.limits.unwrap().max_article_chars, 100);
+}
+
+#[tokio::test]
+async fn oversized_message_is_resource_exhausted() {
+    let server = TestServer::start().await;
+    // 5 MiB of Arabic text, over the default 4 MiB limit.
+    let huge = "ا".repeat(5 * 1024 * 1024 / 2 + 10);
+    expect_status(
+        &server,
+        request(&huge),
+        Code::ResourceExhausted,
+        "4194304 bytes",
+    )
+    .await;
+    // Compressed, it is small on the wire but still too large decompressed.
+    let mut client = server
+        .client()
+        .await
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let status = client.classify(request(&huge)).await.unwrap_err();
+    assert_eq!(
+        status.code(),
+        Code::ResourceExhausted,
+        "{}",
+        status.message()
+    );
+    still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn gzip_and_zstd_are_accepted_and_offered() {
+    let server = TestServer::start().await;
+    for (encoding, name) in [
+        (tonic::codec::CompressionEncoding::Gzip, "gzip"),
+        (tonic::codec::CompressionEncoding::Zstd, "zstd"),
+    ] {
+        let mut client = server
+            .client()
+            .await
+            .send_compressed(encoding)
+            .accept_compressed(encoding);
+        let r = client.classify(request(MILITARY)).await.unwrap();
+        let enc = r
+            .metadata()
+            .get("grpc-encoding")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(enc.as_deref(), Some(name));
+        assert_eq!(r.into_inner().primary, "military");
+    }
+}
+
+#[tokio::test]
+async fn expired_deadline_is_deadline_exceeded() {
+    let server = TestServer::with_limits(big_limits()).await;
+    let mut client = server.client().await;
+    let mut req = Request::new(request(&long_article()));
+    req.set_timeout(Duration::from_millis(50));
+    let status = client.classify(req).await.unwrap_err();
+    assert_eq!(
+        status.code(),
+        Code::DeadlineExceeded,
+        "{}",
+        status.message()
+    );
+    still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn batch_keeps_order_and_isolates_item_errors() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let seeds = seed_articles();
+    let mut items: Vec<proto::ClassifyRequest> = seeds
+        .iter()
+        .map(|(name, text)| proto::ClassifyRequest {
+            text: text.clone(),
+            id: name.clone(),
+            ..Default::default()
+        })
+        .collect();
+    items.insert(
+        2,
+        proto::ClassifyRequest {
+            id: "bad".into(),
+            ..request("")
+        },
+    );
+    let r = client
+        .classify_batch(proto::ClassifyBatchRequest {
+            items: items.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.results.len(), items.len());
+    for (i, (result, item)) in r.results.iter().zip(&items).enumerate() {
+        assert_eq!(result.index as usize, i);
+        assert_eq!(result.id, item.id);
+        match result.outcome.as_ref().unwrap() {
+            Outcome::Error(e) => {
+                assert_eq!(item.id, "bad");
+                assert_eq!(e.code, Code::InvalidArgument as i32);
+                assert!(e.message.contains("empty"));
+            }
+            Outcome::Response(a) => {
+                let single = client.classify(item.clone()).await.unwrap().into_inner();
+                assert_eq!(a.primary, single.primary);
+                assert_eq!(a.scores, single.scores);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn batch_over_the_limit_is_invalid_argument() {
+    let limits = Limits {
+        max_batch_items: 3,
+        ..Limits::default()
+    };
+    let server = TestServer::with_limits(limits).await;
+    let mut client = server.client().await;
+    let items = vec![request(MILITARY); 4];
+    let status = client
+        .classify_batch(proto::ClassifyBatchRequest { items })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("limit of 3"),
+        "{}",
+        status.message()
+    );
+    still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn stream_returns_results_in_order_with_ids() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let seeds = seed_articles();
+    let requests: Vec<proto::ClassifyRequest> = (0..20)
+        .map(|i| proto::ClassifyRequest {
+            text: if i == 7 {
+                String::new()
+            } else {
+                seeds[i % seeds.len()].1.clone()
+            },
+            id: format!("doc-{i}"),
+            ..Default::default()
+        })
+        .collect();
+    let responses = client
+        .classify_stream(futures::stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    let results: Vec<proto::ClassifyResult> = responses.map(|r| r.unwrap()).collect().await;
+    assert_eq!(results.len(), 20);
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(r.id, format!("doc-{i}"));
+        assert_eq!(r.index as usize, i);
+        match r.outcome.as_ref().unwrap() {
+            Outcome::Error(e) => {
+                assert_eq!(i, 7);
+                assert_eq!(e.code, Code::InvalidArgument as i32);
+            }
+            Outcome::Response(a) => assert!(!a.primary.is_empty()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn stream_cancelled_half_way_leaves_the_server_serving() {
+    let server = TestServer::start().await;
+    for _ in 0..5 {
+        let mut client = server.client().await;
+        let (tx, rx) = tokio::sync::mpsc::channel::<proto::ClassifyRequest>(4);
+        let mut responses = client
+            .classify_stream(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+            .unwrap()
+            .into_inner();
+        for i in 0..3 {
+            tx.send(proto::ClassifyRequest {
+                id: i.to_string(),
+                ..request(MILITARY)
+            })
+            .await
+            .unwrap();
+            let r = responses.next().await.unwrap().unwrap();
+            assert_eq!(r.id, i.to_string());
+        }
+        // Send more and walk away without reading or closing properly.
+        for i in 3..6 {
+            let _ = tx
+                .send(proto::ClassifyRequest {
+                    id: i.to_string(),
+                    ..request(MILITARY)
+                })
+                .await;
+        }
+        drop(responses);
+        drop(tx);
+    }
+    still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_calls_are_all_answered_correctly() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let seeds = seed_articles();
+    let c = classifier();
+    let expected: Vec<String> = seeds
+        .iter()
+        .map(|(_, t)| c.labels()[c.classify(t, &Options::default()).unwrap().primary].clone())
+        .collect();
+    let calls = (0..200).map(|i| {
+        let mut client = client.clone();
+        let (name, text) = seeds[i % seeds.len()].clone();
+        async move {
+            let r = client
+                .classify(proto::ClassifyRequest {
+                    text,
+                    id: name,
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            (i, r)
+        }
+    });
+    let results = futures::future::join_all(calls).await;
+    assert_eq!(results.len(), 200);
+    for (i, r) in results {
+        assert_eq!(r.primary, expected[i % seeds.len()]);
+        assert_eq!(r.id, seeds[i % seeds.len()].0);
+    }
+}
+
+#[tokio::test]
+async fn over_max_in_flight_calls_are_refused_at_once() {
+    let limits = Limits {
+        max_in_flight: 1,
+        max_batch_items: 1,
+        workers: 1,
+        ..big_limits()
+    };
+    let server = TestServer::with_limits(limits).await;
+    let mut slow_client = server.client().await;
+    let long = long_article();
+    let slow = tokio::spawn(async move { slow_client.classify(request(&long)).await });
+    // Once the slow call holds the only slot, a short call is refused at once.
+    let mut client = server.client().await;
+    let refused = loop {
+        match client.classify(request(MILITARY)).await {
+            Err(status) => break status,
+            Ok(_) if !slow.is_finished() => tokio::time::sleep(Duration::from_millis(5)).await,
+            Ok(_) => panic!("the slow call finished before any call was refused"),
+        }
+    };
+    assert_eq!(
+        refused.code(),
+        Code::ResourceExhausted,
+        "{}",
+        refused.message()
+    );
+    assert!(refused.message().contains("max_in_flight"));
+    assert!(
+        slow.await.unwrap().is_ok(),
+        "the call in flight still completes"
+    );
+    still_serving(&server).await;
+}
+
+#[tokio::test]
+async fn vectorize_returns_the_sparse_tfidf_vector() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let r = client
+        .vectorize(proto::VectorizeRequest {
+            text: MILITARY.into(),
+            include_terms: true,
+            truncate: false,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!r.indices.is_empty());
+    assert_eq!(r.indices.len(), r.weights.len());
+    assert_eq!(r.indices.len(), r.terms.len());
+    assert!(r.indices.windows(2).all(|w| w[0] < w[1]));
+    assert!(r.indices.iter().all(|&i| i < r.dimension));
+    let norm: f32 = r.weights.iter().map(|w| w * w).sum();
+    assert!((norm - 1.0).abs() < 1e-4);
+    assert!(r.terms.iter().any(|t| t == "w:جيش"), "{:?}", r.terms);
+    let local = classifier()
+        .vectorize(MILITARY, &Options::default())
+        .unwrap();
+    assert_eq!(r.indices, local.vector.indices);
+    let status = client
+        .vectorize(proto::VectorizeRequest {
+            text: "no arabic".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+}
+
+#[tokio::test]
+async fn model_info_describes_model_and_limits() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let info = client
+        .get_model_info(proto::GetModelInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        info.labels,
+        vec!["diplomacy", "military", "negotiations", "other"]
+    );
+    assert_eq!(info.version.len(), 12);
+    assert!(info.sha256.starts_with(&info.version));
+    let training = info.training.unwrap();
+    assert_eq!(training.documents, 5);
+    let per_label: u32 = training.segments_per_label.iter().map(|l| l.count).sum();
+    assert_eq!(per_label, training.segments);
+    assert!(info.vocabulary_size > 0);
+    let cv = info.cross_validation.unwrap();
+    assert_eq!(cv.folds, 5);
+    assert!(cv.macro_f1 > 0.0 && cv.macro_f1 <= 1.0);
+    let limits = info.limits.unwrap();
+    assert_eq!(limits.max_request_bytes, 4 * 1024 * 1024);
+    assert_eq!(limits.max_batch_items, 256);
+}
+
+#[tokio::test]
+async fn health_reports_serving() {
+    use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
+    let server = TestServer::start().await;
+    let mut health = HealthClient::new(server.channel().await);
+    for service in ["", "tasnif.v1.TopicClassifier"] {
+        let r = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            r.status(),
+            tonic_health::pb::health_check_response::ServingStatus::Serving
+        );
+    }
+}
+
+#[tokio::test]
+async fn reflection_v1_and_v1alpha_list_the_service() {
+    let server = TestServer::start().await;
+    {
+        use tonic_reflection::pb::v1::{
+            server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+            ServerReflectionRequest,
+        };
+        let mut client = ServerReflectionClient::new(server.channel().await);
+        let req = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = client
+            .server_reflection_info(futures::stream::iter([req]))
+            .await
+            .unwrap()
+            .into_inner();
+        let Some(MessageResponse::ListServicesResponse(list)) =
+            stream.next().await.unwrap().unwrap().message_response
+        else {
+            panic!("expected a service list");
+        };
+        let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+        assert!(
+            names.contains(&"tasnif.v1.TopicClassifier".to_string()),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"grpc.health.v1.Health".to_string()),
+            "{names:?}"
+        );
+    }
+    {
+        use tonic_reflection::pb::v1alpha::{
+            server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+            ServerReflectionRequest,
+        };
+        let mut client = ServerReflectionClient::new(server.channel().await);
+        let req = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = client
+            .server_reflection_info(futures::stream::iter([req]))
+            .await
+            .unwrap()
+            .into_inner();
+        let Some(MessageResponse::ListServicesResponse(list)) =
+            stream.next().await.unwrap().unwrap().message_response
+        else {
+            panic!("expected a service list");
+        };
+        assert!(list
+            .service
+            .iter()
+            .any(|s| s.name == "tasnif.v1.TopicClassifier"));
+    }
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_calls_in_flight_and_flips_health() {
+    use tonic_health::pb::{
+        health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
+    };
+    let mut server = TestServer::start().await;
+    let channel = server.channel().await;
+    let mut watch = HealthClient::new(channel.clone())
+        .watch(HealthCheckRequest {
+            service: "tasnif.v1.TopicClassifier".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        watch.next().await.unwrap().unwrap().status(),
+        ServingStatus::Serving
+    );
+
+    let long = seed_articles()
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect::<String>()
+        .repeat(10);
+    let in_flight: Vec<_> = (0..4)
+        .map(|_| {
+            let mut client =
+                tasnif::service::proto::topic_classifier_client::TopicClassifierClient::new(
+                    channel.clone(),
+                );
+            let text = long.clone();
+            tokio::spawn(async move { client.classify(request(&text)).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    server.shutdown();
+    let status = tokio::time::timeout(Duration::from_secs(10), watch.next())
+        .await
+        .unwrap();
+    if let Some(Ok(update)) = status {
+        assert_eq!(update.status(), ServingStatus::NotServing);
+    }
+    for call in in_flight {
+        let r = call
+            .await
+            .unwrap()
+            .expect("calls in flight complete during shutdown");
+        assert!(!r.into_inner().primary.is_empty());
+    }
+    tokio::time::timeout(Duration::from_secs(10), server.handle)
+        .await
+        .expect("server stops within the grace period")
+        .unwrap()
+        .unwrap();
+    // No new connections after shutdown.
+    let url = server.url.clone();
+    assert!(tonic::transport::Channel::from_shared(url)
+        .unwrap()
+        .connect()
+        .await
+        .is_err());
+}
