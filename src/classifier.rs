@@ -187,21 +187,10 @@ impl Classifier {
         Ok((text, truncated))
     }
 
-    /// Probabilities of one vectorized segment, with the out-of-domain adjustment: a
-    /// segment whose coverage ratio r is below the threshold t moves a fraction
-    /// (t − r) / t of its probability mass to `other`.
+    /// Calibrated probabilities of one vectorized segment (see [`Calibration`]).
     pub fn segment_probabilities(&self, x: &SparseVector, coverage: Coverage) -> Vec<f32> {
-        let mut p = self.model.predict_proba(x);
-        let t = self.calibration.ood_threshold;
-        if let Some(other) = self.other {
-            let r = coverage.ratio();
-            if t > 0.0 && r < t {
-                let lambda = (t - r) / t;
-                p.iter_mut().for_each(|v| *v *= 1.0 - lambda);
-                p[other] += lambda;
-            }
-        }
-        p
+        self.calibration
+            .probabilities(&self.model.scores(x), coverage.ratio(), self.other)
     }
 
     /// Classifies a whole article.

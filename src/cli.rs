@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::classifier::{Article, Classifier, Options};
 use crate::data::{read_articles, read_segments, LabelledText};
 use crate::eval::{set_f1, Metrics};
-use crate::model::{self, train, Algorithm, TrainConfig, DEFAULT_OOD_THRESHOLD};
+use crate::model::{self, train, Algorithm, TrainConfig};
 use crate::service::ServeArgs;
 use crate::text::FeatureConfig;
 
@@ -172,14 +172,7 @@ pub fn train_model(config: &TrainConfig, data: &Path, progress: bool) -> Result<
     bar.set_message("cross-validating");
     // Paths are recorded with forward slashes so the file does not depend on the OS.
     let name = data.to_string_lossy().replace('\\', "/");
-    let file = model::build(
-        config,
-        &segments,
-        &name,
-        &bytes,
-        DEFAULT_OOD_THRESHOLD,
-        &|| bar.inc(1),
-    )?;
+    let file = model::build(config, &segments, &name, &bytes, &|| bar.inc(1))?;
     bar.finish_and_clear();
     Ok(file)
 }
@@ -252,19 +245,13 @@ struct ArticleRow {
 
 fn eval_cmd(args: &EvalArgs) -> Result<()> {
     if args.cv {
-        let segments = read_segments(&args.train_data)?;
-        let file = train_model(&TrainConfig::default(), &args.train_data, !args.json)?;
-        let labels = file.labels.clone();
-        let examples: Vec<train::Example> = segments
-            .iter()
-            .map(|s| train::Example {
-                doc: s.doc.clone(),
-                text: s.text.clone(),
-                label: labels.iter().position(|l| *l == s.label).unwrap_or(0),
-            })
-            .collect();
-        let cv = train::cross_validate(&TrainConfig::default(), &labels, &examples)?;
-        return print_metrics(&cv.metrics, args.json, "leave-one-article-out CV");
+        let (labels, cv) = cross_validate_file(&TrainConfig::default(), &args.train_data)?;
+        let calibration = model::Calibration::fit(&cv, &labels);
+        return print_metrics(
+            &calibration.score(&cv, &labels),
+            args.json,
+            "leave-one-article-out CV (calibrated as the shipped model is)",
+        );
     }
     let classifier = args.model.load()?;
     if let Some(path) = &args.data {
@@ -290,6 +277,28 @@ fn eval_cmd(args: &EvalArgs) -> Result<()> {
         return Ok(());
     }
     bail!("tell eval what to score: --data FILE, --articles FILE or --cv")
+}
+
+/// Leave-one-article-out CV of `config` on a segment file; returns the labels and the
+/// out-of-fold predictions.
+fn cross_validate_file(
+    config: &TrainConfig,
+    data: &Path,
+) -> Result<(Vec<String>, train::CrossValidation)> {
+    let segments = read_segments(data)?;
+    let mut labels: Vec<String> = segments.iter().map(|s| s.label.clone()).collect();
+    labels.sort();
+    labels.dedup();
+    let examples: Vec<train::Example> = segments
+        .iter()
+        .map(|s| train::Example {
+            doc: s.doc.clone(),
+            text: s.text.clone(),
+            label: labels.binary_search(&s.label).expect("collected above"),
+        })
+        .collect();
+    let cv = train::cross_validate(config, &labels, &examples)?;
+    Ok((labels, cv))
 }
 
 fn evaluate_articles(classifier: &Classifier, path: &Path) -> Result<ArticleScores> {
@@ -537,21 +546,16 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
         ("words+char3-5", features(true, false, 3, 5)),
         ("char2-5", features(false, false, 2, 5)),
     ];
+    let lr = |alpha| Algorithm::LogisticRegression {
+        alpha,
+        max_iterations: 200,
+    };
     let algorithms = [
-        (
-            "lr a=0.1",
-            Algorithm::LogisticRegression {
-                alpha: 0.1,
-                max_iterations: 200,
-            },
-        ),
-        (
-            "lr a=1",
-            Algorithm::LogisticRegression {
-                alpha: 1.0,
-                max_iterations: 200,
-            },
-        ),
+        ("lr a=0.03", lr(0.03)),
+        ("lr a=0.1", lr(0.1)),
+        ("lr a=0.3", lr(0.3)),
+        ("lr a=1", lr(1.0)),
+        ("nb a=0.03", Algorithm::NaiveBayes { alpha: 0.03 }),
         ("nb a=0.1", Algorithm::NaiveBayes { alpha: 0.1 }),
         ("nb a=1", Algorithm::NaiveBayes { alpha: 1.0 }),
     ];
@@ -569,6 +573,7 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
         ("no alef unification", 2),
         ("keep diacritics", 3),
         ("keep stop words", 4),
+        ("min_df 2", 5),
     ] {
         let mut c = base;
         match flag {
@@ -576,23 +581,36 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
             1 => c.pipeline.normalizer.alef_maqsura_to_ya = false,
             2 => c.pipeline.normalizer.unify_alef = false,
             3 => c.pipeline.normalizer.strip_diacritics = false,
-            _ => c.pipeline.features.stop_words = false,
+            4 => c.pipeline.features.stop_words = false,
+            _ => c.tfidf.min_df = 2,
         }
         grid.push((format!("default, {name}"), c));
     }
+    let (labels, cv) = cross_validate_file(&base, &args.data)?;
+    let fitted = model::Calibration::fit(&cv, &labels);
+    println!(
+        "out-of-domain threshold sweep (default configuration, temperature {}):",
+        fitted.temperature
+    );
+    println!("{:>9} {:>8} {:>8}", "threshold", "cv_acc", "cv_mF1");
+    for step in 0..=18 {
+        let c = model::Calibration {
+            ood_threshold: step as f32 * 0.05,
+            ..fitted
+        };
+        let m = c.score(&cv, &labels);
+        println!(
+            "{:>9.2} {:>8.3} {:>8.3}",
+            c.ood_threshold, m.accuracy, m.macro_f1
+        );
+    }
+    println!("chosen: {:.2}\n", fitted.ood_threshold);
     println!(
         "{:<36} {:>8} {:>8} {:>10}",
         "configuration", "cv_acc", "cv_mF1", "report_mF1"
     );
     for (name, config) in grid {
-        let file = model::build(
-            &config,
-            &segments,
-            "tune",
-            b"",
-            DEFAULT_OOD_THRESHOLD,
-            &|| {},
-        )?;
+        let file = model::build(&config, &segments, "tune", b"", &|| {})?;
         let cv = &file.training.cross_validation;
         let rep = match &report {
             Some(rows) => {

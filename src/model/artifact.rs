@@ -10,6 +10,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::calibration::Calibration;
 use super::linear::LinearModel;
 use super::train::Algorithm;
 use crate::error::ModelError;
@@ -20,16 +21,6 @@ use crate::vectorizer::{TfIdfConfig, Vectorizer};
 pub const FORMAT: &str = "tasnif-model";
 /// The format version this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
-
-/// How raw scores become the probabilities the API reports.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Calibration {
-    /// Softmax temperature fitted on out-of-fold scores.
-    pub temperature: f32,
-    /// A segment whose vocabulary coverage is below this ratio is out of domain; its
-    /// probability mass moves towards `other` in proportion to the shortfall.
-    pub ood_threshold: f32,
-}
 
 /// A label and a count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,8 +157,7 @@ impl ModelFile {
         let vectorizer =
             Vectorizer::from_parts(self.pipeline, self.tfidf, self.vocabulary, self.idf)?;
         let weights = self.weights.into_iter().flatten().collect();
-        let model = LinearModel::new(self.labels, weights, self.bias)
-            .with_temperature(self.calibration.temperature);
+        let model = LinearModel::new(self.labels, weights, self.bias);
         Ok((vectorizer, model, self.calibration))
     }
 }

@@ -15,8 +15,6 @@ pub struct LinearModel {
     /// Feature-major: `weights[f * labels.len() + c]`.
     weights: Vec<f32>,
     bias: Vec<f32>,
-    /// Softmax temperature from calibration (1 = none).
-    temperature: f32,
 }
 
 impl LinearModel {
@@ -28,13 +26,7 @@ impl LinearModel {
             labels,
             weights,
             bias,
-            temperature: 1.0,
         }
-    }
-
-    pub fn with_temperature(mut self, temperature: f32) -> Self {
-        self.temperature = temperature;
-        self
     }
 
     pub fn labels(&self) -> &[String] {
@@ -53,16 +45,12 @@ impl LinearModel {
         &self.bias
     }
 
-    pub fn temperature(&self) -> f32 {
-        self.temperature
-    }
-
     fn row(&self, feature: usize) -> &[f32] {
         let k = self.labels.len();
         &self.weights[feature * k..(feature + 1) * k]
     }
 
-    /// Raw scores (before temperature and softmax).
+    /// Raw scores (before calibration and softmax).
     pub fn scores(&self, x: &SparseVector) -> Vec<f32> {
         let mut s = self.bias.clone();
         for (i, v) in x.iter() {
@@ -73,10 +61,9 @@ impl LinearModel {
         s
     }
 
-    /// Calibrated probabilities of every label for one vector.
+    /// Uncalibrated probabilities (softmax of the scores), as linfa predicts them.
     pub fn predict_proba(&self, x: &SparseVector) -> Vec<f32> {
         let mut s = self.scores(x);
-        s.iter_mut().for_each(|v| *v /= self.temperature);
         softmax(&mut s);
         s
     }
@@ -129,7 +116,7 @@ mod tests {
     }
 
     #[test]
-    fn probabilities_sum_to_one_and_temperature_flattens() {
+    fn probabilities_sum_to_one() {
         let m = model();
         let x = SparseVector {
             indices: vec![1],
@@ -137,7 +124,6 @@ mod tests {
         };
         let p = m.predict_proba(&x);
         assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
-        let flat = m.clone().with_temperature(4.0).predict_proba(&x);
-        assert!(flat[1] < p[1] && flat[1] > 0.5);
+        assert!(p[1] > p[0]);
     }
 }

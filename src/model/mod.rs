@@ -3,21 +3,20 @@
 //! `tasnif train`: labelled segments in, model file out.
 
 pub mod artifact;
+pub mod calibration;
 pub mod linear;
 pub mod train;
 
 use std::collections::BTreeMap;
 
-pub use artifact::{Calibration, ModelFile};
+pub use artifact::ModelFile;
+pub use calibration::Calibration;
 pub use linear::LinearModel;
 pub use train::{Algorithm, Example, TrainConfig};
 
 use crate::data::LabelledText;
 use crate::error::ModelError;
 use artifact::{sha256_hex, CvSummary, LabelCount, TrainingInfo, FORMAT, FORMAT_VERSION};
-
-/// Default out-of-domain threshold (see [`Calibration::ood_threshold`]).
-pub const DEFAULT_OOD_THRESHOLD: f32 = 0.5;
 
 /// Trains a model on labelled segments and returns its file.
 ///
@@ -28,7 +27,6 @@ pub fn build(
     segments: &[LabelledText],
     data_name: &str,
     data_bytes: &[u8],
-    ood_threshold: f32,
     on_fold: &dyn Fn(),
 ) -> Result<ModelFile, ModelError> {
     let labels: Vec<String> = {
@@ -54,7 +52,8 @@ pub fn build(
         .collect();
 
     let cv = train::cross_validate_with(config, &labels, &examples, on_fold)?;
-    let temperature = train::fit_temperature(&cv.scores, &cv.gold);
+    let calibration = Calibration::fit(&cv, &labels);
+    let calibrated = calibration.score(&cv, &labels);
     let (vectorizer, model) = train::fit(config, &labels, &examples)?;
 
     let mut per_label: BTreeMap<&str, u32> = BTreeMap::new();
@@ -68,10 +67,7 @@ pub fn build(
         algorithm: config.algorithm,
         pipeline: *vectorizer.pipeline(),
         tfidf: *vectorizer.config(),
-        calibration: Calibration {
-            temperature,
-            ood_threshold,
-        },
+        calibration,
         training: TrainingInfo {
             data: data_name.to_string(),
             data_sha256: sha256_hex(data_bytes),
@@ -87,9 +83,9 @@ pub fn build(
             cross_validation: CvSummary {
                 scheme: "leave-one-article-out".into(),
                 folds: cv.folds as u32,
-                accuracy: round4(cv.metrics.accuracy),
-                macro_f1: round4(cv.metrics.macro_f1),
-                macro_f1_topics: round4(cv.metrics.macro_f1_topics),
+                accuracy: round4(calibrated.accuracy),
+                macro_f1: round4(calibrated.macro_f1),
+                macro_f1_topics: round4(calibrated.macro_f1_topics),
             },
         },
         bias: model.bias().to_vec(),

@@ -11,7 +11,7 @@ use linfa_logistic::MultiLogisticRegression;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
-use super::linear::{softmax, LinearModel};
+use super::linear::LinearModel;
 use crate::error::ModelError;
 use crate::eval::Metrics;
 use crate::text::PipelineConfig;
@@ -45,14 +45,14 @@ pub struct TrainConfig {
 }
 
 impl Default for TrainConfig {
-    /// The configuration chosen by leave-one-article-out cross-validation (see
-    /// `docs/model.md` for the table it won).
+    /// The configuration chosen by leave-one-article-out cross-validation
+    /// (`tasnif tune`; the table is in `docs/model.md`).
     fn default() -> Self {
         Self {
             pipeline: PipelineConfig::default(),
             tfidf: TfIdfConfig::default(),
             algorithm: Algorithm::LogisticRegression {
-                alpha: 0.1,
+                alpha: 0.03,
                 max_iterations: 200,
             },
         }
@@ -160,6 +160,8 @@ pub struct CrossValidation {
     pub folds: usize,
     /// Raw scores of each example, predicted by the model that did not see its article.
     pub scores: Vec<Vec<f32>>,
+    /// Vocabulary coverage ratio of each example under that model.
+    pub coverage: Vec<f32>,
     pub gold: Vec<usize>,
     pub metrics: Metrics,
 }
@@ -184,11 +186,14 @@ pub fn cross_validate_with(
     docs.sort_unstable();
     docs.dedup();
     let mut scores = vec![Vec::new(); examples.len()];
+    let mut coverage = vec![0.0; examples.len()];
     for doc in &docs {
         let train: Vec<Example> = examples.iter().filter(|e| e.doc != *doc).cloned().collect();
         let (vectorizer, model) = fit(config, labels, &train)?;
         for (i, e) in examples.iter().enumerate().filter(|(_, e)| e.doc == *doc) {
-            scores[i] = model.scores(&vectorizer.transform(&e.text).0);
+            let (x, cov) = vectorizer.transform(&e.text);
+            scores[i] = model.scores(&x);
+            coverage[i] = cov.ratio();
         }
         on_fold();
     }
@@ -198,37 +203,10 @@ pub fn cross_validate_with(
     Ok(CrossValidation {
         folds: docs.len(),
         scores,
+        coverage,
         gold,
         metrics,
     })
-}
-
-/// The softmax temperature minimizing the log-loss of out-of-fold scores (grid search
-/// over 0.05–20, log-spaced): the model's own confidence, checked on articles it did not
-/// train on.
-pub fn fit_temperature(scores: &[Vec<f32>], gold: &[usize]) -> f32 {
-    let nll = |t: f32| -> f64 {
-        scores
-            .iter()
-            .zip(gold)
-            .map(|(s, &g)| {
-                let mut p: Vec<f32> = s.iter().map(|v| v / t).collect();
-                softmax(&mut p);
-                -f64::from(p[g].max(1e-12)).ln()
-            })
-            .sum()
-    };
-    let grid = (0..=120).map(|i| 0.05f32 * (400f32).powf(i as f32 / 120.0));
-    let best = grid.fold((1.0f32, f64::INFINITY), |best, t| {
-        let l = nll(t);
-        if l < best.1 {
-            (t, l)
-        } else {
-            best
-        }
-    });
-    // Round so the model file does not depend on the last bits of the search.
-    (best.0 * 1000.0).round() / 1000.0
 }
 
 /// Index of the largest value (first on ties).
@@ -278,9 +256,16 @@ mod tests {
         let vectorizer = Vectorizer::fit(config.pipeline, config.tfidf, &texts);
         let x = vectorizer.to_dense(&vectorizer.transform_batch(&texts));
         let y: Array1<usize> = ex.iter().map(|e| e.label).collect();
+        let Algorithm::LogisticRegression {
+            alpha,
+            max_iterations,
+        } = config.algorithm
+        else {
+            panic!("the default algorithm is logistic regression");
+        };
         let fitted = MultiLogisticRegression::default()
-            .alpha(0.1)
-            .max_iterations(200)
+            .alpha(alpha)
+            .max_iterations(max_iterations)
             .fit(&Dataset::new(x.clone(), y.clone()))
             .unwrap();
         let linfa_proba = fitted.predict_probabilities(&x);
@@ -328,13 +313,5 @@ mod tests {
         assert_eq!(cv.folds, 2);
         assert_eq!(cv.scores.len(), 6);
         assert!(cv.scores.iter().all(|s| s.len() == 3));
-    }
-
-    #[test]
-    fn temperature_sharpens_underconfident_scores() {
-        // Scores that are always right but small: the best temperature is below 1.
-        let scores = vec![vec![0.3, 0.0], vec![0.0, 0.3], vec![0.3, 0.0]];
-        let t = fit_temperature(&scores, &[0, 1, 0]);
-        assert!(t < 1.0, "{t}");
     }
 }
