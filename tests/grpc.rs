@@ -315,10 +315,24 @@ async fn gzip_and_zstd_are_accepted_and_offered() {
 
 #[tokio::test]
 async fn expired_deadline_is_deadline_exceeded() {
-    let server = TestServer::with_limits(big_limits()).await;
+    // One worker, busy with a long article: a call queued behind it cannot finish
+    // within its deadline, and must get DEADLINE_EXCEEDED (not tonic's CANCELLED).
+    let server = TestServer::with_limits(Limits {
+        workers: 1,
+        ..big_limits()
+    })
+    .await;
+    let mut busy_client = server.client().await;
+    let long = long_article();
+    let busy = tokio::spawn(async move { busy_client.classify(request(&long)).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !busy.is_finished(),
+        "the long call should still be running (debug build)"
+    );
     let mut client = server.client().await;
-    let mut req = Request::new(request(&long_article()));
-    req.set_timeout(Duration::from_millis(50));
+    let mut req = Request::new(request(MILITARY));
+    req.set_timeout(Duration::from_millis(100));
     let status = client.classify(req).await.unwrap_err();
     assert_eq!(
         status.code(),
