@@ -168,7 +168,13 @@ impl Classifier {
         if text.trim().is_empty() {
             return Err(InputError::Empty);
         }
-        let (text, truncated) = match text.char_indices().nth(options.max_chars) {
+        // A text of at most max_chars bytes has at most max_chars characters.
+        let cut = if text.len() <= options.max_chars {
+            None
+        } else {
+            text.char_indices().nth(options.max_chars)
+        };
+        let (text, truncated) = match cut {
             None => (text, false),
             Some(_) if !options.truncate => {
                 return Err(InputError::TooLong {
@@ -204,8 +210,17 @@ impl Classifier {
         let mut segments = Vec::with_capacity(spans.len());
         let mut vectors = Vec::new();
         for span in spans {
-            let (x, cov) = self.vectorizer.transform(span.text(text));
-            let probabilities = self.segment_probabilities(&x, cov);
+            let segment_text = span.text(text);
+            let mut scores = vec![0.0f32; k];
+            let (norm, cov) = self
+                .vectorizer
+                .for_each_raw_weight(segment_text, false, |i, w| {
+                    self.model.accumulate(&mut scores, i, w)
+                });
+            self.model.finish(&mut scores, norm);
+            let probabilities = self
+                .calibration
+                .probabilities(&scores, cov.ratio(), self.other);
             let len = span.chars();
             for (s, p) in shares.iter_mut().zip(&probabilities) {
                 *s += len as f32 * p;
@@ -219,7 +234,7 @@ impl Classifier {
                 coverage: cov,
             });
             if options.explain_top_n > 0 {
-                vectors.push((len, x));
+                vectors.push((len, self.vectorizer.transform_unsorted(segment_text).0));
             }
         }
         // accept() guarantees an Arabic letter, hence at least one segment.

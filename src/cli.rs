@@ -456,9 +456,15 @@ fn classify_cmd(args: &ClassifyArgs) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     if let Some(path) = &args.jsonl {
-        let input = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let lines: Vec<&str> = input.lines().collect();
+        // Bytes, not a String: each line's UTF-8 is checked by the JSON parser, in
+        // parallel, instead of the whole file up front on one core.
+        let input =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let lines: Vec<&[u8]> = input
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .filter(|l| !l.is_empty())
+            .collect();
         // Chunks keep rayon's per-item overhead negligible; output stays in input order.
         let chunks: Vec<String> = lines
             .par_chunks(64)
@@ -467,7 +473,7 @@ fn classify_cmd(args: &ClassifyArgs) -> Result<()> {
                 let mut buf = String::new();
                 for (i, line) in chunk.iter().enumerate() {
                     let n = c * 64 + i + 1;
-                    let result = match serde_json::from_str::<JsonlInput>(line) {
+                    let result = match serde_json::from_slice::<JsonlInput>(line) {
                         Err(e) => serde_json::json!({"line": n, "error": format!("invalid JSON line: {e}")}).to_string(),
                         Ok(item) => match classifier.classify(&item.text, &options) {
                             Ok(a) => serde_json::to_string(&ArticleJson::new(labels, &a, item.id.as_deref(), args.segments))

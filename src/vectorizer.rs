@@ -37,7 +37,8 @@ impl Default for TfIdfConfig {
     }
 }
 
-/// A sparse vector: strictly increasing `indices`, with their `values`.
+/// A sparse vector: distinct `indices` (increasing, unless made by
+/// [`Vectorizer::transform_unsorted`]) with their `values`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SparseVector {
     pub indices: Vec<u32>,
@@ -101,10 +102,34 @@ const CACHE_MAX_WORDS: usize = 100_000;
 
 thread_local! {
     static CACHE: RefCell<WordCache> = RefCell::new(WordCache { owner: 0, words: FxHashMap::default() });
-    static SCRATCH: RefCell<(String, Vec<u32>)> = const { RefCell::new((String::new(), Vec::new())) };
+    static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { word: String::new(), touched: Vec::new(), counts: Vec::new() }) };
 }
 
+/// Per-thread working memory of [`Vectorizer::transform`], reused across calls.
+struct Scratch {
+    /// The word being read.
+    word: String,
+    /// Feature ids seen in the current text, each once.
+    touched: Vec<u32>,
+    /// Occurrences of each feature id in the current text (zero outside `touched`).
+    counts: Vec<u32>,
+}
+
+/// tf for counts below this come from a table; `ln` per feature per text was a hot spot.
+const TF_TABLE: usize = 32;
+
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Term frequency of a feature occurring `count` times.
+fn tf(sublinear: bool, count: u32) -> f32 {
+    if count == 0 {
+        0.0
+    } else if sublinear {
+        1.0 + (count as f32).ln()
+    } else {
+        count as f32
+    }
+}
 
 /// A fitted TF-IDF vectorizer.
 #[derive(Debug)]
@@ -116,6 +141,8 @@ pub struct Vectorizer {
     index: FxHashMap<String, u32>,
     /// Distinguishes this vectorizer's entries in the per-thread cache.
     id: u64,
+    /// tf of counts 0..TF_TABLE.
+    tf: [f32; TF_TABLE],
 }
 
 impl Vectorizer {
@@ -181,6 +208,7 @@ impl Vectorizer {
             .enumerate()
             .map(|(i, t)| (t.clone(), i as u32))
             .collect();
+        let tf = std::array::from_fn(|count| tf(config.sublinear_tf, count as u32));
         Self {
             analyzer,
             config,
@@ -188,6 +216,7 @@ impl Vectorizer {
             idf,
             index,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            tf,
         }
     }
 
@@ -226,57 +255,92 @@ impl Vectorizer {
 
     /// The TF-IDF vector of `text`, and how much of it the vocabulary covers.
     pub fn transform(&self, text: &str) -> (SparseVector, Coverage) {
+        self.vectorize(text, true)
+    }
+
+    /// [`Vectorizer::transform`] without ordering the indices (each still appears once).
+    pub fn transform_unsorted(&self, text: &str) -> (SparseVector, Coverage) {
+        self.vectorize(text, false)
+    }
+
+    fn vectorize(&self, text: &str, sorted: bool) -> (SparseVector, Coverage) {
+        let mut v = SparseVector::default();
+        let (norm, coverage) = self.for_each_raw_weight(text, sorted, |id, w| {
+            v.indices.push(id);
+            v.values.push(w);
+        });
+        if norm > 0.0 {
+            let inv = 1.0 / norm;
+            v.values.iter_mut().for_each(|x| *x *= inv);
+        }
+        (v, coverage)
+    }
+
+    /// The core of vectorization: calls `f(id, w)` once for every feature of `text`, with
+    /// its tf-idf weight *before* l2 normalization (in increasing id order if `sorted`),
+    /// and returns the l2 norm and the coverage. Scoring uses it directly, dividing once
+    /// by the norm instead of building a vector.
+    pub fn for_each_raw_weight(
+        &self,
+        text: &str,
+        sorted: bool,
+        mut f: impl FnMut(u32, f32),
+    ) -> (f32, Coverage) {
         CACHE.with_borrow_mut(|cache| {
             if cache.owner != self.id || cache.words.len() > CACHE_MAX_WORDS {
                 cache.owner = self.id;
                 cache.words.clear();
             }
-            SCRATCH.with_borrow_mut(|(buf, ids)| {
-                ids.clear();
+            SCRATCH.with_borrow_mut(|scratch| {
+                let Scratch {
+                    word,
+                    touched,
+                    counts,
+                } = scratch;
+                if counts.len() < self.terms.len() {
+                    counts.resize(self.terms.len(), 0);
+                }
                 let mut coverage = Coverage::default();
-                self.analyzer.for_each_word(text, buf, |word| {
-                    if !cache.words.contains_key(word) {
-                        let entry = self.analyze_word(word);
-                        cache.words.insert(word.into(), entry);
-                    }
-                    let entry = &cache.words[word];
+                let mut add = |entry: &WordEntry| {
                     if !entry.stop {
                         coverage.tokens += 1;
                         coverage.known += u32::from(entry.known);
-                        ids.extend_from_slice(&entry.ids);
+                        for &id in entry.ids.iter() {
+                            let count = &mut counts[id as usize];
+                            if *count == 0 {
+                                touched.push(id);
+                            }
+                            *count += 1;
+                        }
                     }
-                });
-                (self.weigh(ids), coverage)
+                };
+                self.analyzer
+                    .for_each_word(text, word, |word| match cache.words.get(word) {
+                        Some(entry) => add(entry),
+                        None => {
+                            let entry = self.analyze_word(word);
+                            add(&entry);
+                            cache.words.insert(word.into(), entry);
+                        }
+                    });
+                if sorted {
+                    touched.sort_unstable();
+                }
+                let mut norm2 = 0.0f32;
+                for &id in touched.iter() {
+                    let count = std::mem::take(&mut counts[id as usize]);
+                    let tf = match self.tf.get(count as usize) {
+                        Some(&t) => t,
+                        None => tf(self.config.sublinear_tf, count),
+                    };
+                    let w = tf * self.idf[id as usize];
+                    norm2 += w * w;
+                    f(id, w);
+                }
+                touched.clear();
+                (norm2.sqrt(), coverage)
             })
         })
-    }
-
-    /// Counts → tf-idf → l2 norm. Sorts `ids` in place.
-    fn weigh(&self, ids: &mut [u32]) -> SparseVector {
-        ids.sort_unstable();
-        let mut v = SparseVector::default();
-        let mut i = 0;
-        while i < ids.len() {
-            let id = ids[i];
-            let mut j = i;
-            while j < ids.len() && ids[j] == id {
-                j += 1;
-            }
-            let count = (j - i) as f32;
-            let tf = if self.config.sublinear_tf {
-                1.0 + count.ln()
-            } else {
-                count
-            };
-            v.indices.push(id);
-            v.values.push(tf * self.idf[id as usize]);
-            i = j;
-        }
-        let norm = v.values.iter().map(|x| x * x).sum::<f32>().sqrt();
-        if norm > 0.0 {
-            v.values.iter_mut().for_each(|x| *x /= norm);
-        }
-        v
     }
 
     /// Transforms many texts (the batch path used in training).
@@ -308,15 +372,16 @@ mod tests {
 
     /// Word features only, so that the expected vocabulary is easy to state.
     fn words_only() -> PipelineConfig {
-        let mut p = PipelineConfig::default();
-        p.features = crate::text::FeatureConfig {
-            stop_words: true,
-            words: true,
-            stems: false,
-            char_ngram_min: 0,
-            char_ngram_max: 0,
-        };
-        p
+        PipelineConfig {
+            features: crate::text::FeatureConfig {
+                stop_words: true,
+                words: true,
+                stems: false,
+                char_ngram_min: 0,
+                char_ngram_max: 0,
+            },
+            ..PipelineConfig::default()
+        }
     }
 
     fn fitted() -> Vectorizer {
@@ -354,6 +419,19 @@ mod tests {
         // And idf is the fitted one, not recomputed from the transformed text.
         let single = v.transform(TRAIN[0]).0;
         assert!(single.values.iter().all(|&w| w < 1.0));
+    }
+
+    #[test]
+    fn unsorted_transform_has_the_same_entries() {
+        let v = Vectorizer::fit(PipelineConfig::default(), TfIdfConfig::default(), &TRAIN);
+        let (sorted, c1) = v.transform(TRAIN[1]);
+        let (unsorted, c2) = v.transform_unsorted(TRAIN[1]);
+        assert_eq!(c1, c2);
+        let mut pairs: Vec<(u32, f32)> =
+            unsorted.indices.into_iter().zip(unsorted.values).collect();
+        pairs.sort_by_key(|p| p.0);
+        let expected: Vec<(u32, f32)> = sorted.indices.into_iter().zip(sorted.values).collect();
+        assert_eq!(pairs, expected);
     }
 
     #[test]

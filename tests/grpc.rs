@@ -319,18 +319,27 @@ async fn expired_deadline_is_deadline_exceeded() {
     // within its deadline, and must get DEADLINE_EXCEEDED (not tonic's CANCELLED).
     let server = TestServer::with_limits(Limits {
         workers: 1,
+        max_batch_items: 1024,
+        max_in_flight: 4096,
         ..big_limits()
     })
     .await;
-    let mut busy_client = server.client().await;
-    let long = long_article();
-    let busy = tokio::spawn(async move { busy_client.classify(request(&long)).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        !busy.is_finished(),
-        "the long call should still be running (debug build)"
-    );
+    // Size the busy batch from a timed one so that it keeps the worker busy for about
+    // four seconds on this machine, whatever its speed.
+    let article = seed_articles()[2].1.clone();
+    let batch = |n: usize| proto::ClassifyBatchRequest {
+        items: vec![request(&article); n],
+    };
     let mut client = server.client().await;
+    let started = std::time::Instant::now();
+    client.classify_batch(batch(20)).await.unwrap();
+    let per_item = started.elapsed() / 20;
+    let n =
+        ((Duration::from_secs(2).as_secs_f64() / per_item.as_secs_f64()) as usize).clamp(20, 1024);
+    let mut busy_client = server.client().await;
+    let busy_batch = batch(n);
+    let busy = tokio::spawn(async move { busy_client.classify_batch(busy_batch).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut req = Request::new(request(MILITARY));
     req.set_timeout(Duration::from_millis(100));
     let status = client.classify(req).await.unwrap_err();
@@ -340,6 +349,7 @@ async fn expired_deadline_is_deadline_exceeded() {
         "{}",
         status.message()
     );
+    assert!(busy.await.unwrap().is_ok());
     still_serving(&server).await;
 }
 

@@ -61,6 +61,35 @@ impl LinearModel {
         s
     }
 
+    /// Adds feature `i` with weight `v` to running scores `acc` (see
+    /// [`LinearModel::finish`]): the allocation-free path for unnormalized vectors.
+    #[inline]
+    pub fn accumulate(&self, acc: &mut [f32], i: u32, v: f32) {
+        let row = self.row(i as usize);
+        // Four labels (the shipped model) unrolled into one vector operation.
+        if let (Ok(acc), Ok(row)) = (
+            <&mut [f32; 4]>::try_from(&mut *acc),
+            <&[f32; 4]>::try_from(row),
+        ) {
+            for c in 0..4 {
+                acc[c] += v * row[c];
+            }
+            return;
+        }
+        for (a, w) in acc.iter_mut().zip(row) {
+            *a += v * w;
+        }
+    }
+
+    /// Turns `acc` (from [`LinearModel::accumulate`] over a vector of l2 norm `norm`)
+    /// into the scores of the normalized vector.
+    pub fn finish(&self, acc: &mut [f32], norm: f32) {
+        let inv = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+        for (a, b) in acc.iter_mut().zip(&self.bias) {
+            *a = b + *a * inv;
+        }
+    }
+
     /// Uncalibrated probabilities (softmax of the scores), as linfa predicts them.
     pub fn predict_proba(&self, x: &SparseVector) -> Vec<f32> {
         let mut s = self.scores(x);
@@ -111,6 +140,12 @@ mod tests {
         let s = m.scores(&x);
         assert!((s[0] - (0.1 + 0.6)).abs() < 1e-6);
         assert!((s[1] - (-0.1 - 0.6 + 1.6)).abs() < 1e-6);
+        // The accumulate/finish path gives the same scores from unnormalized weights.
+        let mut acc = vec![0.0; 2];
+        m.accumulate(&mut acc, 0, 3.0);
+        m.accumulate(&mut acc, 1, 4.0);
+        m.finish(&mut acc, 5.0);
+        assert!((acc[0] - s[0]).abs() < 1e-6 && (acc[1] - s[1]).abs() < 1e-6);
         let total: f32 = m.contributions(&x, 1).map(|(_, c)| c).sum();
         assert!((total + m.bias()[1] - s[1]).abs() < 1e-6);
     }

@@ -6,6 +6,8 @@
 //! segment. Offsets refer to the *original* text, in Unicode code points (what the API
 //! reports) and in bytes (to slice the `&str`).
 
+use super::tokenize::is_word_char;
+
 /// One segment of a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Span {
@@ -30,68 +32,97 @@ impl Span {
     }
 }
 
-fn is_terminator(c: char) -> bool {
-    matches!(c, '.' | '!' | '?' | '؟' | '…')
+/// Byte length of the sentence-ending mark (`.` `!` `?` `؟` `…`) starting at `bytes[i]`, if there is one.
+/// All the marks are ASCII except `؟` (D8 9F) and `…` (E2 80 A6), so segmentation scans
+/// bytes and decodes characters only at segment edges.
+#[inline]
+fn terminator_at(bytes: &[u8], i: usize) -> Option<usize> {
+    match bytes.get(i)? {
+        b'.' | b'!' | b'?' => Some(1),
+        0xD8 if bytes.get(i + 1) == Some(&0x9F) => Some(2),
+        0xE2 if bytes.get(i + 1..i + 3) == Some(&[0x80, 0xA6]) => Some(3),
+        _ => None,
+    }
 }
 
-/// Splits `text` into segments, in order.
-pub fn segment(text: &str) -> Vec<Span> {
-    // (code-point index, byte index, char) of every character, so that look-behind and
-    // look-ahead are O(1).
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let mut spans = Vec::new();
-    let mut push = |from: usize, to: usize| {
-        let mut s = from;
-        let mut e = to;
-        while s < e && chars[s].1.is_whitespace() {
-            s += 1;
-        }
-        while e > s && chars[e - 1].1.is_whitespace() {
-            e -= 1;
-        }
-        if chars[s..e].iter().any(|&(_, c)| c.is_alphanumeric()) {
-            let byte_end = chars.get(e).map_or(text.len(), |&(b, _)| b);
-            spans.push(Span {
-                start: s,
-                end: e,
-                byte_start: chars[s].0,
-                byte_end,
-            });
-        }
-    };
+/// Collects segments, converting byte offsets to code points incrementally.
+struct Spans<'t> {
+    text: &'t str,
+    spans: Vec<Span>,
+    /// `cp` code points precede byte `byte`.
+    byte: usize,
+    cp: usize,
+}
 
-    let n = chars.len();
+impl Spans<'_> {
+    fn code_point(&mut self, byte: usize) -> usize {
+        self.cp += self.text[self.byte..byte].chars().count();
+        self.byte = byte;
+        self.cp
+    }
+
+    /// Adds `text[from..to]`, trimmed, if it holds a letter or digit.
+    fn push(&mut self, from: usize, to: usize) {
+        let raw = &self.text[from..to];
+        let trimmed = raw.trim_start();
+        let byte_start = from + (raw.len() - trimmed.len());
+        let trimmed = trimmed.trim_end();
+        if !trimmed.chars().any(is_word_char) {
+            return;
+        }
+        let byte_end = byte_start + trimmed.len();
+        let start = self.code_point(byte_start);
+        let end = self.code_point(byte_end);
+        self.spans.push(Span {
+            start,
+            end,
+            byte_start,
+            byte_end,
+        });
+    }
+}
+
+/// Splits `text` into segments, in order, in one pass over its bytes.
+pub fn segment(text: &str) -> Vec<Span> {
+    let bytes = text.as_bytes();
+    let mut out = Spans {
+        text,
+        spans: Vec::new(),
+        byte: 0,
+        cp: 0,
+    };
     let mut start = 0;
     let mut i = 0;
-    while i < n {
-        let c = chars[i].1;
-        if c == '\n' || c == '\r' {
-            push(start, i);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'\n' || b == b'\r' {
+            out.push(start, i);
             i += 1;
             start = i;
-        } else if is_terminator(c) {
-            let decimal_dot = c == '.'
-                && i > 0
-                && i + 1 < n
-                && chars[i - 1].1.is_ascii_digit()
-                && chars[i + 1].1.is_ascii_digit();
-            if decimal_dot {
-                i += 1;
-                continue;
-            }
-            let mut j = i;
-            while j < n && is_terminator(chars[j].1) {
-                j += 1;
-            }
-            push(start, j);
-            start = j;
-            i = j;
-        } else {
-            i += 1;
+            continue;
         }
+        let Some(len) = terminator_at(bytes, i) else {
+            i += 1;
+            continue;
+        };
+        let decimal_dot = b == b'.'
+            && i > 0
+            && bytes[i - 1].is_ascii_digit()
+            && bytes.get(i + 1).is_some_and(u8::is_ascii_digit);
+        if decimal_dot {
+            i += 1;
+            continue;
+        }
+        let mut end = i + len;
+        while let Some(more) = terminator_at(bytes, end) {
+            end += more;
+        }
+        out.push(start, end);
+        start = end;
+        i = end;
     }
-    push(start, n);
-    spans
+    out.push(start, bytes.len());
+    out.spans
 }
 
 #[cfg(test)]
