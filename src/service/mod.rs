@@ -21,6 +21,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tokio_stream::StreamExt;
 use tonic::codec::CompressionEncoding;
 use tracing::{info, warn};
 
@@ -151,7 +152,6 @@ pub async fn serve(
     };
 
     let server = tonic::transport::Server::builder()
-        .tcp_nodelay(true)
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .max_concurrent_streams(Some(1024))
         .layer(status::StatusRewriteLayer {
@@ -161,7 +161,7 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
+        .serve_with_incoming_shutdown(incoming(listener), signal);
     let mut server = tokio::spawn(server);
 
     tokio::select! {
@@ -174,6 +174,19 @@ pub async fn serve(
     }
     info!("stopped");
     Ok(())
+}
+
+/// Accepted connections, with Nagle's algorithm off: tonic's `tcp_nodelay` applies only
+/// to listeners it binds itself, and small responses otherwise wait for delayed ACKs
+/// (40 ms p99 spikes under load).
+fn incoming(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    TcpListenerStream::new(listener).map(|conn| {
+        let conn = conn?;
+        conn.set_nodelay(true)?;
+        Ok(conn)
+    })
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
