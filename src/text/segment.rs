@@ -45,6 +45,19 @@ fn terminator_at(bytes: &[u8], i: usize) -> Option<usize> {
     }
 }
 
+/// Bytes that can begin a line break or a sentence-ending mark.
+const MAYBE_BOUNDARY: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'\n' as usize] = true;
+    t[b'\r' as usize] = true;
+    t[b'.' as usize] = true;
+    t[b'!' as usize] = true;
+    t[b'?' as usize] = true;
+    t[0x9F] = true; // second byte of ؟ (D8 9F)
+    t[0xE2] = true; // first byte of … (E2 80 A6)
+    t
+};
+
 /// Collects segments, converting byte offsets to code points incrementally.
 struct Spans<'t> {
     text: &'t str,
@@ -94,6 +107,11 @@ pub fn segment(text: &str) -> Vec<Span> {
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
+        // Skip bytes that cannot start a boundary: most of an Arabic text.
+        if !MAYBE_BOUNDARY[bytes[i] as usize] {
+            i += 1;
+            continue;
+        }
         let b = bytes[i];
         if b == b'\n' || b == b'\r' {
             out.push(start, i);
@@ -101,7 +119,13 @@ pub fn segment(text: &str) -> Vec<Span> {
             start = i;
             continue;
         }
-        let Some(len) = terminator_at(bytes, i) else {
+        // `؟` is D8 9F; it is found by its second byte (D8 leads most Arabic letters).
+        let at = if b == 0x9F && i > 0 && bytes[i - 1] == 0xD8 {
+            i - 1
+        } else {
+            i
+        };
+        let Some(len) = terminator_at(bytes, at) else {
             i += 1;
             continue;
         };
@@ -113,7 +137,7 @@ pub fn segment(text: &str) -> Vec<Span> {
             i += 1;
             continue;
         }
-        let mut end = i + len;
+        let mut end = at + len;
         while let Some(more) = terminator_at(bytes, end) {
             end += more;
         }
