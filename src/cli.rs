@@ -285,18 +285,7 @@ fn cross_validate_file(
     config: &TrainConfig,
     data: &Path,
 ) -> Result<(Vec<String>, train::CrossValidation)> {
-    let segments = read_segments(data)?;
-    let mut labels: Vec<String> = segments.iter().map(|s| s.label.clone()).collect();
-    labels.sort();
-    labels.dedup();
-    let examples: Vec<train::Example> = segments
-        .iter()
-        .map(|s| train::Example {
-            doc: s.doc.clone(),
-            text: s.text.clone(),
-            label: labels.binary_search(&s.label).expect("collected above"),
-        })
-        .collect();
+    let (labels, examples) = model::examples(&read_segments(data)?)?;
     let cv = train::cross_validate(config, &labels, &examples)?;
     Ok((labels, cv))
 }

@@ -648,62 +648,42 @@ async fn health_reports_serving() {
 #[tokio::test]
 async fn reflection_v1_and_v1alpha_list_the_service() {
     let server = TestServer::start().await;
-    {
-        use tonic_reflection::pb::v1::{
-            server_reflection_client::ServerReflectionClient,
-            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
-            ServerReflectionRequest,
-        };
-        let mut client = ServerReflectionClient::new(server.channel().await);
-        let req = ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(MessageRequest::ListServices(String::new())),
-        };
-        let mut stream = client
-            .server_reflection_info(futures::stream::iter([req]))
-            .await
-            .unwrap()
-            .into_inner();
-        let Some(MessageResponse::ListServicesResponse(list)) =
-            stream.next().await.unwrap().unwrap().message_response
-        else {
-            panic!("expected a service list");
-        };
-        let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-        assert!(
-            names.contains(&"tasnif.v1.TopicClassifier".to_string()),
-            "{names:?}"
-        );
-        assert!(
-            names.contains(&"grpc.health.v1.Health".to_string()),
-            "{names:?}"
-        );
+    // The two protocol versions have identical messages in different modules.
+    macro_rules! list_services {
+        ($version:ident) => {{
+            use tonic_reflection::pb::$version::{
+                server_reflection_client::ServerReflectionClient,
+                server_reflection_request::MessageRequest,
+                server_reflection_response::MessageResponse, ServerReflectionRequest,
+            };
+            let mut client = ServerReflectionClient::new(server.channel().await);
+            let req = ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            };
+            let mut stream = client
+                .server_reflection_info(futures::stream::iter([req]))
+                .await
+                .unwrap()
+                .into_inner();
+            let Some(MessageResponse::ListServicesResponse(list)) =
+                stream.next().await.unwrap().unwrap().message_response
+            else {
+                panic!("expected a service list");
+            };
+            list.service
+                .into_iter()
+                .map(|s| s.name)
+                .collect::<Vec<String>>()
+        }};
     }
-    {
-        use tonic_reflection::pb::v1alpha::{
-            server_reflection_client::ServerReflectionClient,
-            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
-            ServerReflectionRequest,
-        };
-        let mut client = ServerReflectionClient::new(server.channel().await);
-        let req = ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(MessageRequest::ListServices(String::new())),
-        };
-        let mut stream = client
-            .server_reflection_info(futures::stream::iter([req]))
-            .await
-            .unwrap()
-            .into_inner();
-        let Some(MessageResponse::ListServicesResponse(list)) =
-            stream.next().await.unwrap().unwrap().message_response
-        else {
-            panic!("expected a service list");
-        };
-        assert!(list
-            .service
-            .iter()
-            .any(|s| s.name == "tasnif.v1.TopicClassifier"));
+    for names in [list_services!(v1), list_services!(v1alpha)] {
+        for service in ["tasnif.v1.TopicClassifier", "grpc.health.v1.Health"] {
+            assert!(
+                names.iter().any(|n| n == service),
+                "{service} not in {names:?}"
+            );
+        }
     }
 }
 

@@ -18,6 +18,29 @@ use crate::data::LabelledText;
 use crate::error::ModelError;
 use artifact::{sha256_hex, CvSummary, LabelCount, TrainingInfo, FORMAT, FORMAT_VERSION};
 
+/// The sorted label set of `segments` and the segments as training examples.
+pub fn examples(segments: &[LabelledText]) -> Result<(Vec<String>, Vec<Example>), ModelError> {
+    let mut labels: Vec<String> = segments.iter().map(|s| s.label.clone()).collect();
+    labels.sort();
+    labels.dedup();
+    if labels.len() < 2 {
+        return Err(ModelError::Training(format!(
+            "need at least two labels in the training data, found {labels:?}"
+        )));
+    }
+    let examples = segments
+        .iter()
+        .map(|s| Example {
+            doc: s.doc.clone(),
+            text: s.text.clone(),
+            label: labels
+                .binary_search(&s.label)
+                .expect("label collected above"),
+        })
+        .collect();
+    Ok((labels, examples))
+}
+
 /// Trains a model on labelled segments and returns its file.
 ///
 /// `data_name` and `data_bytes` identify the training file in the model's metadata.
@@ -29,28 +52,7 @@ pub fn build(
     data_bytes: &[u8],
     on_fold: &dyn Fn(),
 ) -> Result<ModelFile, ModelError> {
-    let labels: Vec<String> = {
-        let mut l: Vec<String> = segments.iter().map(|s| s.label.clone()).collect();
-        l.sort();
-        l.dedup();
-        l
-    };
-    if labels.len() < 2 {
-        return Err(ModelError::Training(format!(
-            "need at least two labels in the training data, found {labels:?}"
-        )));
-    }
-    let examples: Vec<Example> = segments
-        .iter()
-        .map(|s| Example {
-            doc: s.doc.clone(),
-            text: s.text.clone(),
-            label: labels
-                .binary_search(&s.label)
-                .expect("label collected above"),
-        })
-        .collect();
-
+    let (labels, examples) = examples(segments)?;
     let cv = train::cross_validate_with(config, &labels, &examples, on_fold)?;
     let calibration = Calibration::fit(&cv, &labels);
     let calibrated = calibration.score(&cv, &labels);
