@@ -86,8 +86,10 @@ impl Api {
         let (tx, rx) = oneshot::channel();
         let shared = self.shared.clone();
         self.shared.pool.spawn(move || {
-            let _permit = permit;
             let result = std::panic::catch_unwind(AssertUnwindSafe(|| work(&shared)));
+            // The slot frees before the answer leaves, so a caller that got its answer
+            // can count on the slot being free again.
+            drop(permit);
             let _ = tx.send(result);
         });
         let result = match deadline {
