@@ -218,9 +218,8 @@ impl Classifier {
                     self.model.accumulate(&mut scores, i, w)
                 });
             self.model.finish(&mut scores, norm);
-            let probabilities = self
-                .calibration
-                .probabilities(&scores, cov.ratio(), self.other);
+            self.calibration.apply(&mut scores, cov.ratio(), self.other);
+            let probabilities = scores;
             let len = span.chars();
             for (s, p) in shares.iter_mut().zip(&probabilities) {
                 *s += len as f32 * p;

@@ -36,17 +36,23 @@ impl Calibration {
     /// Probabilities of every label from raw `scores` and the coverage ratio of the text.
     /// `other` is the index of the `other` label, if the model has one.
     pub fn probabilities(&self, scores: &[f32], coverage: f32, other: Option<usize>) -> Vec<f32> {
-        let mut p: Vec<f32> = scores.iter().map(|s| s / self.temperature).collect();
-        softmax(&mut p);
+        let mut p = scores.to_vec();
+        self.apply(&mut p, coverage, other);
+        p
+    }
+
+    /// [`Calibration::probabilities`] in place: raw scores in, probabilities out.
+    pub fn apply(&self, scores: &mut [f32], coverage: f32, other: Option<usize>) {
+        scores.iter_mut().for_each(|s| *s /= self.temperature);
+        softmax(scores);
         let t = self.ood_threshold;
         if let Some(other) = other {
             if t > 0.0 && coverage < t {
                 let lambda = (t - coverage) / t;
-                p.iter_mut().for_each(|v| *v *= 1.0 - lambda);
-                p[other] += lambda;
+                scores.iter_mut().for_each(|v| *v *= 1.0 - lambda);
+                scores[other] += lambda;
             }
         }
-        p
     }
 
     /// Metrics of out-of-fold predictions under this calibration.
