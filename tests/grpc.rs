@@ -692,7 +692,12 @@ async fn graceful_shutdown_finishes_calls_in_flight_and_flips_health() {
     use tonic_health::pb::{
         health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
     };
-    let mut server = TestServer::start().await;
+    // One worker and long articles, so that calls are surely still in flight.
+    let mut server = TestServer::with_limits(Limits {
+        workers: 1,
+        ..big_limits()
+    })
+    .await;
     let channel = server.channel().await;
     let mut watch = HealthClient::new(channel.clone())
         .watch(HealthCheckRequest {
@@ -706,11 +711,7 @@ async fn graceful_shutdown_finishes_calls_in_flight_and_flips_health() {
         ServingStatus::Serving
     );
 
-    let long = seed_articles()
-        .into_iter()
-        .map(|(_, t)| t)
-        .collect::<String>()
-        .repeat(10);
+    let long = long_article();
     let in_flight: Vec<_> = (0..4)
         .map(|_| {
             let mut client =
@@ -721,14 +722,21 @@ async fn graceful_shutdown_finishes_calls_in_flight_and_flips_health() {
             tokio::spawn(async move { client.classify(request(&text)).await })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        in_flight.iter().any(|c| !c.is_finished()),
+        "calls should still be in flight when shutdown starts"
+    );
     server.shutdown();
     let status = tokio::time::timeout(Duration::from_secs(10), watch.next())
         .await
         .unwrap();
-    if let Some(Ok(update)) = status {
-        assert_eq!(update.status(), ServingStatus::NotServing);
-    }
+    let update = status
+        .expect("health watchers hear about the shutdown")
+        .expect("the watch stream is still open while draining");
+    assert_eq!(update.status(), ServingStatus::NotServing);
+    // A watcher that stays would hold the server until the grace period ends.
+    drop(watch);
     for call in in_flight {
         let r = call
             .await
@@ -736,9 +744,10 @@ async fn graceful_shutdown_finishes_calls_in_flight_and_flips_health() {
             .expect("calls in flight complete during shutdown");
         assert!(!r.into_inner().primary.is_empty());
     }
-    tokio::time::timeout(Duration::from_secs(10), server.handle)
+    // Well before the 10 s grace period: nothing is left in flight.
+    tokio::time::timeout(Duration::from_secs(5), server.handle)
         .await
-        .expect("server stops within the grace period")
+        .expect("server stops once the calls in flight are done")
         .unwrap()
         .unwrap();
     // No new connections after shutdown.
