@@ -119,20 +119,16 @@ impl Classifier {
         Self::from_bytes(&bytes)
     }
 
-    fn from_file(file: ModelFile, sha256: String) -> Result<Self, ModelError> {
-        let mut metadata = file.clone();
-        // The inference parts live in the vectorizer and model; keep only metadata here.
-        metadata.vocabulary = Vec::new();
-        metadata.idf = Vec::new();
-        metadata.weights = Vec::new();
-        let (vectorizer, model, calibration) = file.into_parts()?;
+    fn from_file(mut file: ModelFile, sha256: String) -> Result<Self, ModelError> {
+        // The inference parts move into the vectorizer and model; `file` keeps the metadata.
+        let (vectorizer, model, calibration) = file.take_parts()?;
         let other = model.labels().iter().position(|l| l == OTHER);
         Ok(Self {
             vectorizer,
             model,
             calibration,
             other,
-            file: metadata,
+            file,
             sha256,
         })
     }
@@ -191,12 +187,6 @@ impl Classifier {
             return Err(InputError::BadThreshold(options.topic_threshold));
         }
         Ok((text, truncated))
-    }
-
-    /// Calibrated probabilities of one vectorized segment (see [`Calibration`]).
-    pub fn segment_probabilities(&self, x: &SparseVector, coverage: Coverage) -> Vec<f32> {
-        self.calibration
-            .probabilities(&self.model.scores(x), coverage.ratio(), self.other)
     }
 
     /// Classifies a whole article.

@@ -152,12 +152,17 @@ impl ModelFile {
         Ok(())
     }
 
-    /// Builds the inference parts.
-    pub fn into_parts(self) -> Result<(Vectorizer, LinearModel, Calibration), ModelError> {
-        let vectorizer =
-            Vectorizer::from_parts(self.pipeline, self.tfidf, self.vocabulary, self.idf)?;
-        let weights = self.weights.into_iter().flatten().collect();
-        let model = LinearModel::new(self.labels, weights, self.bias);
+    /// Builds the inference parts, moving vocabulary, idf and weights out of the file
+    /// (what is left is the model's metadata; nothing large is copied).
+    pub fn take_parts(&mut self) -> Result<(Vectorizer, LinearModel, Calibration), ModelError> {
+        let vocabulary = std::mem::take(&mut self.vocabulary);
+        let idf = std::mem::take(&mut self.idf);
+        let weights = std::mem::take(&mut self.weights)
+            .into_iter()
+            .flatten()
+            .collect();
+        let vectorizer = Vectorizer::from_parts(self.pipeline, self.tfidf, vocabulary, idf)?;
+        let model = LinearModel::new(self.labels.clone(), weights, self.bias.clone());
         Ok((vectorizer, model, self.calibration))
     }
 }
@@ -260,7 +265,7 @@ mod tests {
         let mut m = tiny();
         m.idf.pop();
         let bytes = m.to_bytes();
-        let file = ModelFile::from_bytes(&bytes).unwrap();
-        assert!(file.into_parts().is_err());
+        let mut file = ModelFile::from_bytes(&bytes).unwrap();
+        assert!(file.take_parts().is_err());
     }
 }
