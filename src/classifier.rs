@@ -9,7 +9,8 @@
 use rustc_hash::FxHashMap;
 
 use crate::error::{InputError, ModelError};
-use crate::model::{Calibration, LinearModel, ModelFile};
+use crate::model::{Calibration, ModelFile};
+use crate::scoring::Scorer;
 use crate::text::{has_arabic_letter, segment, Span};
 use crate::vectorizer::{Coverage, SparseVector, Vectorizer};
 use crate::OTHER;
@@ -89,8 +90,7 @@ pub struct Vectorized {
 /// A loaded model, ready to classify. Cheap to share between threads.
 #[derive(Debug)]
 pub struct Classifier {
-    vectorizer: Vectorizer,
-    model: LinearModel,
+    scorer: Scorer,
     calibration: Calibration,
     other: Option<usize>,
     file: ModelFile,
@@ -124,8 +124,7 @@ impl Classifier {
         let (vectorizer, model, calibration) = file.take_parts()?;
         let other = model.labels().iter().position(|l| l == OTHER);
         Ok(Self {
-            vectorizer,
-            model,
+            scorer: Scorer::new(vectorizer, model)?,
             calibration,
             other,
             file,
@@ -134,7 +133,7 @@ impl Classifier {
     }
 
     pub fn labels(&self) -> &[String] {
-        self.model.labels()
+        self.scorer.model().labels()
     }
 
     /// Model metadata (the model file without vocabulary and weights).
@@ -152,7 +151,7 @@ impl Classifier {
     }
 
     pub fn vectorizer(&self) -> &Vectorizer {
-        &self.vectorizer
+        self.scorer.vectorizer()
     }
 
     pub fn calibration(&self) -> &Calibration {
@@ -202,12 +201,7 @@ impl Classifier {
         for span in spans {
             let segment_text = span.text(text);
             let mut scores = vec![0.0f32; k];
-            let (norm, cov) = self
-                .vectorizer
-                .for_each_raw_weight(segment_text, false, |i, w| {
-                    self.model.accumulate(&mut scores, i, w)
-                });
-            self.model.finish(&mut scores, norm);
+            let cov = self.scorer.scores(segment_text, &mut scores);
             self.calibration.apply(&mut scores, cov.ratio(), self.other);
             let probabilities = scores;
             let len = span.chars();
@@ -223,7 +217,7 @@ impl Classifier {
                 coverage: cov,
             });
             if options.explain_top_n > 0 {
-                vectors.push((len, self.vectorizer.transform_unsorted(segment_text).0));
+                vectors.push((len, self.vectorizer().transform_unsorted(segment_text).0));
             }
         }
         // accept() guarantees an Arabic letter, hence at least one segment.
@@ -265,7 +259,7 @@ impl Classifier {
         for (len, x) in vectors {
             let w = *len as f32 / total;
             for c in 0..k {
-                for (feature, value) in self.model.contributions(x, c) {
+                for (feature, value) in self.scorer.model().contributions(x, c) {
                     sums.entry(feature).or_insert_with(|| vec![0.0; k])[c] += w * value;
                 }
             }
@@ -282,7 +276,7 @@ impl Classifier {
                     .into_iter()
                     .take(top_n)
                     .map(|(f, v)| Contribution {
-                        term: self.vectorizer.terms()[f].clone(),
+                        term: self.vectorizer().terms()[f].clone(),
                         contribution: v,
                     })
                     .collect()
@@ -293,7 +287,7 @@ impl Classifier {
     /// The TF-IDF vector of a whole text.
     pub fn vectorize(&self, text: &str, options: &Options) -> Result<Vectorized, InputError> {
         let (text, truncated) = self.accept(text, options)?;
-        let (vector, coverage) = self.vectorizer.transform(text);
+        let (vector, coverage) = self.vectorizer().transform(text);
         Ok(Vectorized {
             vector,
             coverage,

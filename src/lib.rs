@@ -4,13 +4,15 @@
 //!
 //! ```text
 //! text (normalize → segment → tokenize → analyze)  →  vectorizer (TF-IDF)
-//!     →  model (linear classifier trained with linfa)  →  classifier (articles)
+//!     →  model (linear classifier trained with linfa)  →  scoring (the two, fused)
+//!     →  classifier (articles)
 //!     →  service (gRPC) / cli
 //! ```
 //!
 //! * [`text`] — the Arabic pipeline, small named steps;
 //! * [`vectorizer`] — sparse TF-IDF over a fitted vocabulary;
 //! * [`model`] — training (linfa), the linear model, the model file;
+//! * [`scoring`] — vectorizer and linear model fused for the classification hot path;
 //! * [`classifier`] — article classification, aggregation, explanations;
 //! * [`service`] — the tonic gRPC server; [`proto`] — its generated types;
 //! * [`data`], [`eval`] — labelled files and metrics; [`error`] — typed errors.
@@ -21,6 +23,7 @@ pub mod data;
 pub mod error;
 pub mod eval;
 pub mod model;
+pub mod scoring;
 pub mod service;
 pub mod text;
 pub mod vectorizer;

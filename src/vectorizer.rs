@@ -5,9 +5,10 @@
 //! `TfIdfVectorization`, which derives idf from the documents it transforms). Vectors are
 //! sparse: a request costs memory proportional to its own words, never to the vocabulary.
 //!
-//! Hot path: each distinct normalized word is analyzed (stemmed, split into n-grams,
-//! looked up) once per thread and its feature ids cached, so classifying a text costs a
-//! hash lookup per word.
+//! Hot path: each distinct word, as written, is normalized and analyzed (stemmed, split
+//! into n-grams, looked up) once per thread and its feature ids cached, so vectorizing a
+//! text costs a hash lookup per word. Classification goes one step further in
+//! [`crate::scoring`].
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,26 +83,77 @@ impl Coverage {
     }
 }
 
-/// What the cache remembers about one normalized word.
-#[derive(Debug, Clone)]
-struct WordEntry {
-    ids: Box<[u32]>,
-    stop: bool,
-    known: bool,
+/// What the vectorizer makes of one word as written.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WordEntry {
+    /// Vocabulary ids of its features (may repeat).
+    pub ids: Box<[u32]>,
+    /// Counts as a token for coverage: false for stop words and for words normalization
+    /// empties.
+    pub counted: bool,
+    /// Its word or stem is in the vocabulary.
+    pub known: bool,
 }
 
-/// Per-thread word cache, tagged with the vectorizer it belongs to.
-struct WordCache {
+impl WordEntry {
+    /// Its share of a text's [`Coverage`].
+    #[inline]
+    pub fn coverage(&self) -> Coverage {
+        Coverage {
+            tokens: u32::from(self.counted),
+            known: u32::from(self.known),
+        }
+    }
+}
+
+/// Per-thread word cache, tagged with the vectorizer (or scorer) it belongs to.
+pub(crate) struct WordCache<E> {
     owner: u64,
-    words: FxHashMap<Box<str>, WordEntry>,
+    words: FxHashMap<Box<str>, E>,
 }
 
-/// Beyond this many distinct words the cache starts over, bounding memory whatever
+/// Beyond this many distinct words a cache starts over, bounding memory whatever
 /// callers send (random text has no repeated words to benefit from it anyway).
 const CACHE_MAX_WORDS: usize = 100_000;
 
+impl<E> WordCache<E> {
+    pub const fn new() -> Self {
+        Self {
+            owner: 0,
+            words: FxHashMap::with_hasher(rustc_hash::FxBuildHasher),
+        }
+    }
+
+    /// Makes the cache `owner`'s, emptying it if it was another's or has grown too big;
+    /// returns true if it was emptied.
+    pub fn claim(&mut self, owner: u64) -> bool {
+        if self.owner != owner || self.words.len() > CACHE_MAX_WORDS {
+            self.owner = owner;
+            self.words.clear();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The entry of `word`, made by `make` the first time.
+    #[inline]
+    pub fn get_or_insert_with(&mut self, word: &str, make: impl FnOnce() -> E) -> &E {
+        // Two lookups on a miss, none of them allocating on a hit.
+        if !self.words.contains_key(word) {
+            self.words.insert(word.into(), make());
+        }
+        &self.words[word]
+    }
+}
+
+/// A fresh id for a cache owner.
+pub(crate) fn next_cache_owner() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
 thread_local! {
-    static CACHE: RefCell<WordCache> = RefCell::new(WordCache { owner: 0, words: FxHashMap::default() });
+    static CACHE: RefCell<WordCache<WordEntry>> = const { RefCell::new(WordCache::new()) };
     static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { word: String::new(), touched: Vec::new(), counts: Vec::new() }) };
 }
 
@@ -215,7 +267,7 @@ impl Vectorizer {
             terms,
             idf,
             index,
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            id: next_cache_owner(),
             tf,
         }
     }
@@ -240,15 +292,30 @@ impl Vectorizer {
         self.terms.len()
     }
 
-    fn analyze_word(&self, word: &str) -> WordEntry {
-        let wf = self.analyzer.word_features(word);
+    /// Term frequency of a feature occurring `count` times in a text.
+    #[inline]
+    pub fn tf(&self, count: u32) -> f32 {
+        match self.tf.get(count as usize) {
+            Some(&t) => t,
+            None => tf(self.config.sublinear_tf, count),
+        }
+    }
+
+    /// Normalizes and analyzes one word as written. `buf` is scratch space.
+    pub(crate) fn analyze_raw_word(&self, raw: &str, buf: &mut String) -> WordEntry {
+        buf.clear();
+        self.analyzer.normalizer().normalize_into(raw, buf);
+        if buf.is_empty() {
+            return WordEntry::default();
+        }
+        let wf = self.analyzer.word_features(buf);
         let lookup = |f: &String| self.index.get(f.as_str()).copied();
         let known = wf.features[..wf.word_level]
             .iter()
             .any(|f| lookup(f).is_some());
         WordEntry {
             ids: wf.features.iter().filter_map(lookup).collect(),
-            stop: wf.stop,
+            counted: !wf.stop,
             known,
         }
     }
@@ -287,10 +354,7 @@ impl Vectorizer {
         mut f: impl FnMut(u32, f32),
     ) -> (f32, Coverage) {
         CACHE.with_borrow_mut(|cache| {
-            if cache.owner != self.id || cache.words.len() > CACHE_MAX_WORDS {
-                cache.owner = self.id;
-                cache.words.clear();
-            }
+            cache.claim(self.id);
             SCRATCH.with_borrow_mut(|scratch| {
                 let Scratch {
                     word,
@@ -301,39 +365,24 @@ impl Vectorizer {
                     counts.resize(self.terms.len(), 0);
                 }
                 let mut coverage = Coverage::default();
-                let mut add = |entry: &WordEntry| {
-                    if !entry.stop {
-                        coverage.tokens += 1;
-                        coverage.known += u32::from(entry.known);
-                        for &id in entry.ids.iter() {
-                            let count = &mut counts[id as usize];
-                            if *count == 0 {
-                                touched.push(id);
-                            }
-                            *count += 1;
+                crate::text::tokenize::for_each_raw_word(text, |raw| {
+                    let entry = cache.get_or_insert_with(raw, || self.analyze_raw_word(raw, word));
+                    coverage.add(entry.coverage());
+                    for &id in entry.ids.iter() {
+                        let count = &mut counts[id as usize];
+                        if *count == 0 {
+                            touched.push(id);
                         }
+                        *count += 1;
                     }
-                };
-                self.analyzer
-                    .for_each_word(text, word, |word| match cache.words.get(word) {
-                        Some(entry) => add(entry),
-                        None => {
-                            let entry = self.analyze_word(word);
-                            add(&entry);
-                            cache.words.insert(word.into(), entry);
-                        }
-                    });
+                });
                 if sorted {
                     touched.sort_unstable();
                 }
                 let mut norm2 = 0.0f32;
                 for &id in touched.iter() {
                     let count = std::mem::take(&mut counts[id as usize]);
-                    let tf = match self.tf.get(count as usize) {
-                        Some(&t) => t,
-                        None => tf(self.config.sublinear_tf, count),
-                    };
-                    let w = tf * self.idf[id as usize];
+                    let w = self.tf(count) * self.idf[id as usize];
                     norm2 += w * w;
                     f(id, w);
                 }

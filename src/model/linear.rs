@@ -45,7 +45,9 @@ impl LinearModel {
         &self.bias
     }
 
-    fn row(&self, feature: usize) -> &[f32] {
+    /// The weights of `feature`, one per label.
+    #[inline]
+    pub fn row(&self, feature: usize) -> &[f32] {
         let k = self.labels.len();
         &self.weights[feature * k..(feature + 1) * k]
     }

@@ -156,7 +156,15 @@ impl Normalizer {
 
     /// Normalizes a whole string.
     pub fn normalize(&self, text: &str) -> String {
-        text.chars().filter_map(|c| self.map_char(c)).collect()
+        let mut out = String::with_capacity(text.len());
+        self.normalize_into(text, &mut out);
+        out
+    }
+
+    /// Appends the normalization of `text` to `out`.
+    #[inline]
+    pub fn normalize_into(&self, text: &str, out: &mut String) {
+        out.extend(text.chars().filter_map(|c| self.map_char(c)));
     }
 }
 

@@ -1,7 +1,7 @@
 //! Pre-tokenization: normalized text → words, with Arabic clitics and stop words in mind.
 //!
-//! * [`for_each_word`] streams the words of a text, normalizing as it goes (no
-//!   intermediate normalized string). A word is a run of letters and digits; every other
+//! * [`for_each_raw_word`] streams the words of a text as written, without decoding
+//!   Arabic; [`for_each_word`] normalizes each one (no intermediate normalized string). A word is a run of letters and digits; every other
 //!   character — Latin and Arabic punctuation (، ؛ ؟ « » “ ”) included — separates words.
 //! * [`strip_proclitics`] removes the attached conjunction/preposition + article
 //!   combinations (و ف ب ك ل with ال) that Arabic writes as part of the word, following the
@@ -21,19 +21,74 @@ use super::normalize::Normalizer;
 pub fn is_word_char(c: char) -> bool {
     match c {
         '\0'..='\x7F' => c.is_ascii_alphanumeric(),
-        // Arabic block: everything but its punctuation and symbols.
-        '\u{0600}'..='\u{06FF}' => {
-            !matches!(
-                c,
-                '\u{0600}'..='\u{061F}' | '\u{066A}'..='\u{066D}' | '\u{06D4}' | '\u{06DD}' | '\u{06DE}' | '\u{06E9}'
-            ) || matches!(c, '\u{0610}'..='\u{061A}')
-        }
+        '\u{0600}'..='\u{06FF}' => arabic_block_word_char(c as u32),
         _ => c.is_alphanumeric(),
     }
 }
 
-/// Calls `f` with every word of `text`, normalized. `buf` is scratch space, reused so
-/// that the common case allocates nothing.
+/// [`is_word_char`] for a code point of the Arabic block (U+0600–U+06FF): everything but
+/// its punctuation and symbols.
+const fn arabic_block_word_char(cp: u32) -> bool {
+    !matches!(
+        cp,
+        0x0600..=0x061F | 0x066A..=0x066D | 0x06D4 | 0x06DD | 0x06DE | 0x06E9
+    ) || matches!(cp, 0x0610..=0x061A)
+}
+
+/// [`arabic_block_word_char`] for U+0600 + i, indexed by the low bits of a two-byte UTF-8
+/// sequence (lead byte 0xD8–0xDB).
+const ARABIC_BLOCK_WORD: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = arabic_block_word_char(0x0600 + i as u32);
+        i += 1;
+    }
+    table
+};
+
+/// Calls `f` with every word of `text` as written (not normalized): each maximal run of
+/// [`is_word_char`] characters, as a slice of `text`.
+///
+/// Works on bytes: ASCII and the Arabic block (two-byte sequences with lead byte
+/// 0xD8–0xDB) are decided by a table without decoding; other characters are decoded.
+#[inline]
+pub fn for_each_raw_word<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
+    let bytes = text.as_bytes();
+    let mut start = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (in_word, len) = match b {
+            0x00..=0x7F => (b.is_ascii_alphanumeric(), 1),
+            // Valid UTF-8: a lead byte 0xD8–0xDB is followed by one continuation byte.
+            0xD8..=0xDB => {
+                let low = (usize::from(b & 0x03) << 6) | usize::from(bytes[i + 1] & 0x3F);
+                (ARABIC_BLOCK_WORD[low], 2)
+            }
+            _ => {
+                let c = text[i..].chars().next().expect("i is a char boundary");
+                (is_word_char(c), c.len_utf8())
+            }
+        };
+        match (in_word, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                f(&text[s..i]);
+                start = None;
+            }
+            _ => {}
+        }
+        i += len;
+    }
+    if let Some(s) = start {
+        f(&text[s..]);
+    }
+}
+
+/// Calls `f` with every word of `text`, normalized: the words of [`for_each_raw_word`],
+/// each normalized into `buf` (scratch space, reused so that the common case allocates
+/// nothing). A word that normalization empties (only diacritics, say) is skipped.
 #[inline]
 pub fn for_each_word(
     text: &str,
@@ -41,21 +96,14 @@ pub fn for_each_word(
     buf: &mut String,
     mut f: impl FnMut(&str),
 ) {
-    buf.clear();
-    for c in text.chars() {
-        if is_word_char(c) {
-            if let Some(m) = normalizer.map_char(c) {
-                buf.push(m);
-            }
-        } else if !buf.is_empty() {
-            f(buf);
-            buf.clear();
-        }
-    }
-    if !buf.is_empty() {
-        f(buf);
+    for_each_raw_word(text, |raw| {
         buf.clear();
-    }
+        normalizer.normalize_into(raw, buf);
+        if !buf.is_empty() {
+            f(buf);
+        }
+    });
+    buf.clear();
 }
 
 /// Proclitic combinations, longest first. They are written here normalized; the
@@ -235,6 +283,31 @@ mod tests {
         }
         for c in ['،', '؛', '؟', '٪', '۔', '\u{061C}'] {
             assert!(!is_word_char(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn raw_words_split_like_the_char_rule() {
+        let text = "قال «المبعوث» الأمميّ، ٢٠١٧:\u{200F}ISIS-داعش؟ گفت 中文 é\u{0640}ـ";
+        let mut raw = Vec::new();
+        for_each_raw_word(text, |w| raw.push(w));
+        let by_chars: Vec<String> = text
+            .split(|c: char| !is_word_char(c))
+            .filter(|w| !w.is_empty())
+            .map(String::from)
+            .collect();
+        assert_eq!(raw, by_chars);
+        assert_eq!(raw[..3], ["قال", "المبعوث", "الأمميّ"]);
+    }
+
+    #[test]
+    fn arabic_block_table_agrees_with_the_char_rule() {
+        for cp in 0x0600u32..=0x06FF {
+            let c = char::from_u32(cp).unwrap();
+            let mut buf = [0u8; 4];
+            let mut raw = Vec::new();
+            for_each_raw_word(c.encode_utf8(&mut buf), |w| raw.push(w.to_string()));
+            assert_eq!(raw.len() == 1, is_word_char(c), "U+{cp:04X}");
         }
     }
 
