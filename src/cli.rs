@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::classifier::{Article, Classifier, Options};
+use crate::batch::{classify_jsonl, ArticleJson, JsonlReader};
+use crate::classifier::{Classifier, Options};
 use crate::data::{read_articles, read_segments, LabelledText};
 use crate::eval::{set_f1, Metrics};
 use crate::model::{self, train, Algorithm, TrainConfig};
@@ -98,7 +98,8 @@ pub struct ClassifyArgs {
     pub model: ModelArg,
     /// Files to classify, one article each (`-` = standard input).
     pub files: Vec<PathBuf>,
-    /// A JSON-lines file of {"id": …, "text": …}; writes one result line per input line.
+    /// A JSON-lines file of {"id": …, "text": …} (`-` = standard input); writes one result
+    /// line per input line, in order, classifying on all cores.
     #[arg(long, conflicts_with = "files")]
     pub jsonl: Option<PathBuf>,
     /// Call a running server (e.g. http://127.0.0.1:50051) instead of classifying in-process.
@@ -138,6 +139,17 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Vectorize(args) => vectorize_cmd(&args),
         Command::Tune(args) => tune_cmd(&args),
     }
+}
+
+/// A file to read, or standard input for `-`.
+fn open_input(path: &Path) -> Result<Box<dyn Read + Send>> {
+    Ok(if path == Path::new("-") {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(
+            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?,
+        )
+    })
 }
 
 pub fn read_input(path: &Path) -> Result<String> {
@@ -328,105 +340,6 @@ fn print_metrics(metrics: &Metrics, json: bool, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// One article's result as the CLI prints it.
-#[derive(Debug, Serialize)]
-pub struct ArticleJson<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id: Option<&'a str>,
-    pub primary: &'a str,
-    pub scores: Vec<LabelScoreJson<'a>>,
-    pub topics: Vec<&'a str>,
-    pub coverage: f32,
-    pub out_of_domain: bool,
-    pub characters: usize,
-    pub segment_count: usize,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub segments: Vec<SegmentJson<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub explanations: Vec<ExplanationJson<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct LabelScoreJson<'a> {
-    pub label: &'a str,
-    pub probability: f32,
-}
-
-#[derive(Debug, Serialize)]
-pub struct SegmentJson<'a> {
-    pub start: usize,
-    pub end: usize,
-    pub label: &'a str,
-    pub probabilities: Vec<LabelScoreJson<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct ExplanationJson<'a> {
-    pub label: &'a str,
-    pub terms: Vec<(&'a str, f32)>,
-}
-
-fn scores<'a>(labels: &'a [String], p: &[f32]) -> Vec<LabelScoreJson<'a>> {
-    let mut v: Vec<LabelScoreJson> = labels
-        .iter()
-        .zip(p)
-        .map(|(l, &probability)| LabelScoreJson {
-            label: l,
-            probability,
-        })
-        .collect();
-    v.sort_by(|a, b| b.probability.total_cmp(&a.probability));
-    v
-}
-
-impl<'a> ArticleJson<'a> {
-    pub fn new(labels: &'a [String], a: &'a Article, id: Option<&'a str>, segments: bool) -> Self {
-        Self {
-            id,
-            primary: &labels[a.primary],
-            scores: scores(labels, &a.shares),
-            topics: a.topics.iter().map(|&t| labels[t].as_str()).collect(),
-            coverage: a.coverage.ratio(),
-            out_of_domain: a.out_of_domain,
-            characters: a.characters,
-            segment_count: a.segments.len(),
-            segments: if segments {
-                a.segments
-                    .iter()
-                    .map(|s| SegmentJson {
-                        start: s.span.start,
-                        end: s.span.end,
-                        label: &labels[s.label],
-                        probabilities: scores(labels, &s.probabilities),
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            },
-            explanations: a
-                .explanations
-                .iter()
-                .enumerate()
-                .map(|(c, terms)| ExplanationJson {
-                    label: &labels[c],
-                    terms: terms
-                        .iter()
-                        .map(|t| (t.term.as_str(), t.contribution))
-                        .collect(),
-                })
-                .collect(),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct JsonlInput<'a> {
-    #[serde(default, borrow)]
-    id: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow)]
-    text: std::borrow::Cow<'a, str>,
-}
-
 fn classify_cmd(args: &ClassifyArgs) -> Result<()> {
     if let Some(server) = &args.server {
         return crate::service::client::classify_files(
@@ -436,58 +349,23 @@ fn classify_cmd(args: &ClassifyArgs) -> Result<()> {
             args.explain,
         );
     }
-    let classifier = args.model.load()?;
     let options = Options {
         explain_top_n: args.explain,
         ..Options::default()
     };
+    if let Some(path) = &args.jsonl {
+        let reader = JsonlReader::spawn(open_input(path)?);
+        // The reader runs ahead while the model loads.
+        let classifier = args.model.load()?;
+        let stdout = std::io::stdout();
+        let mut out = BufWriter::new(stdout.lock());
+        classify_jsonl(&classifier, reader, &mut out, &options, args.segments)?;
+        return Ok(out.flush()?);
+    }
+    let classifier = args.model.load()?;
     let labels = classifier.labels();
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    if let Some(path) = &args.jsonl {
-        // Bytes, not a String: each line's UTF-8 is checked by the JSON parser, in
-        // parallel, instead of the whole file up front on one core.
-        let input =
-            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let lines: Vec<(usize, &[u8])> = input
-            .split(|&b| b == b'\n')
-            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-            .enumerate()
-            .filter(|(_, l)| !l.is_empty())
-            .collect();
-        // Chunks keep rayon's per-item overhead negligible; output stays in input order.
-        let chunks: Vec<String> = lines
-            .par_chunks(64)
-            .map(|chunk| {
-                let mut buf = String::new();
-                for &(index, line) in chunk {
-                    let n = index + 1;
-                    // simdutf8 validates far faster than serde_json's byte-wise check,
-                    // which was a tenth of the whole run.
-                    let parsed = simdutf8::basic::from_utf8(line)
-                        .map_err(|_| "line is not valid UTF-8".to_string())
-                        .and_then(|text| {
-                            serde_json::from_str::<JsonlInput>(text).map_err(|e| e.to_string())
-                        });
-                    let result = match parsed {
-                        Err(e) => serde_json::json!({"line": n, "error": format!("invalid JSON line: {e}")}).to_string(),
-                        Ok(item) => match classifier.classify(&item.text, &options) {
-                            Ok(a) => serde_json::to_string(&ArticleJson::new(labels, &a, item.id.as_deref(), args.segments))
-                                .expect("serializable"),
-                            Err(e) => serde_json::json!({"id": item.id, "line": n, "error": e.to_string()}).to_string(),
-                        },
-                    };
-                    buf.push_str(&result);
-                    buf.push('\n');
-                }
-                buf
-            })
-            .collect();
-        for chunk in chunks {
-            out.write_all(chunk.as_bytes())?;
-        }
-        return Ok(out.flush()?);
-    }
     if args.files.is_empty() {
         bail!("give files to classify (`-` for standard input), or --jsonl FILE");
     }

@@ -14,9 +14,11 @@
 //! * [`model`] — training (linfa), the linear model, the model file;
 //! * [`scoring`] — vectorizer and linear model fused for the classification hot path;
 //! * [`classifier`] — article classification, aggregation, explanations;
+//! * [`batch`] — streaming JSON-lines classification on all cores (`classify --jsonl`);
 //! * [`service`] — the tonic gRPC server; [`proto`] — its generated types;
 //! * [`data`], [`eval`] — labelled files and metrics; [`error`] — typed errors.
 
+pub mod batch;
 pub mod classifier;
 pub mod cli;
 pub mod data;

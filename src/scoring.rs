@@ -32,14 +32,16 @@ struct Scratch {
     word: String,
     /// One bit per vocabulary feature: seen in the current segment.
     seen: Vec<u64>,
-    /// Ids seen again (a feature occurring n times appears n − 1 times).
+    /// Ids seen more than once in the current segment, each once.
     repeats: Vec<u32>,
+    /// For ids in `repeats`: occurrences beyond the first (zero for all others).
+    extra: Vec<u32>,
 }
 
 thread_local! {
     static CACHE: RefCell<WordCache<ScoredWord>> = const { RefCell::new(WordCache::new()) };
     static SCRATCH: RefCell<Scratch> = const {
-        RefCell::new(Scratch { word: String::new(), seen: Vec::new(), repeats: Vec::new() })
+        RefCell::new(Scratch { word: String::new(), seen: Vec::new(), repeats: Vec::new(), extra: Vec::new() })
     };
 }
 
@@ -96,11 +98,16 @@ impl Scorer {
                     word,
                     seen,
                     repeats,
+                    extra,
                 } = scratch;
-                // Cleared on entry rather than exit, so nothing can leave stale bits.
+                // Cleared on entry rather than exit, so nothing can leave stale state.
                 seen.clear();
                 seen.resize(idf.len().div_ceil(64), 0);
-                repeats.clear();
+                if !repeats.is_empty() {
+                    extra.fill(0);
+                    repeats.clear();
+                }
+                extra.resize(idf.len(), 0);
                 scores.fill(0.0);
                 let mut norm2 = 0.0f32;
                 let mut coverage = Coverage::default();
@@ -114,30 +121,35 @@ impl Scorer {
                     for &id in scored.entry.ids.iter() {
                         let (slot, bit) = ((id / 64) as usize, 1u64 << (id % 64));
                         if seen[slot] & bit != 0 {
-                            repeats.push(id);
+                            let extra = &mut extra[id as usize];
+                            if *extra == 0 {
+                                repeats.push(id);
+                            }
+                            *extra += 1;
                         } else {
                             seen[slot] |= bit;
                         }
                     }
                 });
-                if !repeats.is_empty() {
-                    norm2 += self.correct_repeats(repeats, scores);
-                }
+                norm2 += self.correct_repeats(repeats, extra, scores);
                 self.model.finish(scores, norm2.max(0.0).sqrt());
                 coverage
             })
         })
     }
 
-    /// Adds to `scores` the corrections for features occurring more than once (`repeats`
-    /// holds each such id n − 1 times) and returns the correction of the squared norm.
-    fn correct_repeats(&self, repeats: &mut [u32], scores: &mut [f32]) -> f32 {
-        repeats.sort_unstable();
+    /// Adds to `scores` the corrections for the features occurring more than once and
+    /// returns the correction of the squared norm. Empties `repeats` and zeroes `extra`.
+    fn correct_repeats(
+        &self,
+        repeats: &mut Vec<u32>,
+        extra: &mut [u32],
+        scores: &mut [f32],
+    ) -> f32 {
         let idf = self.vectorizer.idf();
         let mut norm2 = 0.0f32;
-        for run in repeats.chunk_by(|a, b| a == b) {
-            let id = run[0];
-            let n = run.len() as u32 + 1;
+        for id in repeats.drain(..) {
+            let n = std::mem::take(&mut extra[id as usize]) + 1;
             let tf = self.vectorizer.tf(n);
             let idf = idf[id as usize];
             // Was counted n times with tf 1; should be once with tf(n).

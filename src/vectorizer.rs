@@ -109,7 +109,8 @@ impl WordEntry {
 /// Per-thread word cache, tagged with the vectorizer (or scorer) it belongs to.
 pub(crate) struct WordCache<E> {
     owner: u64,
-    words: FxHashMap<Box<str>, E>,
+    /// hashbrown's map for `entry_ref`: one hash and one probe per word, hit or miss.
+    words: hashbrown::HashMap<String, E, rustc_hash::FxBuildHasher>,
 }
 
 /// Beyond this many distinct words a cache starts over, bounding memory whatever
@@ -120,7 +121,7 @@ impl<E> WordCache<E> {
     pub const fn new() -> Self {
         Self {
             owner: 0,
-            words: FxHashMap::with_hasher(rustc_hash::FxBuildHasher),
+            words: hashbrown::HashMap::with_hasher(rustc_hash::FxBuildHasher),
         }
     }
 
@@ -139,11 +140,7 @@ impl<E> WordCache<E> {
     /// The entry of `word`, made by `make` the first time.
     #[inline]
     pub fn get_or_insert_with(&mut self, word: &str, make: impl FnOnce() -> E) -> &E {
-        // Two lookups on a miss, none of them allocating on a hit.
-        if !self.words.contains_key(word) {
-            self.words.insert(word.into(), make());
-        }
-        &self.words[word]
+        self.words.entry_ref(word).or_insert_with(make)
     }
 }
 

@@ -315,30 +315,36 @@ async fn gzip_and_zstd_are_accepted_and_offered() {
 
 #[tokio::test]
 async fn expired_deadline_is_deadline_exceeded() {
-    // One worker, busy with a long article: a call queued behind it cannot finish
-    // within its deadline, and must get DEADLINE_EXCEEDED (not tonic's CANCELLED).
+    // One worker, busy with batches: a call queued behind them cannot finish within its
+    // deadline, and must get DEADLINE_EXCEEDED (not tonic's CANCELLED).
     let server = TestServer::with_limits(Limits {
         workers: 1,
         max_batch_items: 1024,
-        max_in_flight: 4096,
+        max_in_flight: 65 * 1024,
         ..big_limits()
     })
     .await;
-    // Size the busy batch from a timed one so that it keeps the worker busy for about
-    // four seconds on this machine, whatever its speed.
+    // Size the busy work from a timed batch so that it keeps the worker busy for about a
+    // second on this machine, whatever its speed: as many full batches as it takes,
+    // queued behind one another.
     let article = seed_articles()[2].1.clone();
     let batch = |n: usize| proto::ClassifyBatchRequest {
         items: vec![request(&article); n],
     };
     let mut client = server.client().await;
     let started = std::time::Instant::now();
-    client.classify_batch(batch(20)).await.unwrap();
-    let per_item = started.elapsed() / 20;
-    let n =
-        ((Duration::from_secs(2).as_secs_f64() / per_item.as_secs_f64()) as usize).clamp(20, 1024);
-    let mut busy_client = server.client().await;
-    let busy_batch = batch(n);
-    let busy = tokio::spawn(async move { busy_client.classify_batch(busy_batch).await });
+    client.classify_batch(batch(100)).await.unwrap();
+    let per_item = started.elapsed() / 100;
+    let items = (Duration::from_secs(1).as_secs_f64() / per_item.as_secs_f64()) as usize;
+    // Its own connection: on the test's, the call below would wait behind the uploads.
+    let busy_client = server.client().await;
+    let busy: Vec<_> = (0..items.div_ceil(1024).clamp(1, 64))
+        .map(|_| {
+            let mut busy_client = busy_client.clone();
+            let busy_batch = batch(1024);
+            tokio::spawn(async move { busy_client.classify_batch(busy_batch).await })
+        })
+        .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut req = Request::new(request(MILITARY));
     req.set_timeout(Duration::from_millis(100));
@@ -349,7 +355,9 @@ async fn expired_deadline_is_deadline_exceeded() {
         "{}",
         status.message()
     );
-    assert!(busy.await.unwrap().is_ok());
+    for b in busy {
+        assert!(b.await.unwrap().is_ok());
+    }
     still_serving(&server).await;
 }
 
@@ -711,8 +719,18 @@ async fn graceful_shutdown_finishes_calls_in_flight_and_flips_health() {
         ServingStatus::Serving
     );
 
+    // Enough calls to keep the one worker busy for about two seconds, timed on this
+    // machine whatever its speed.
     let long = long_article();
-    let in_flight: Vec<_> = (0..4)
+    let mut client = tasnif::service::proto::topic_classifier_client::TopicClassifierClient::new(
+        channel.clone(),
+    );
+    let started = std::time::Instant::now();
+    client.classify(request(&long)).await.unwrap();
+    let calls = (Duration::from_secs(2).as_secs_f64() / started.elapsed().as_secs_f64())
+        .ceil()
+        .clamp(4.0, 200.0) as usize;
+    let in_flight: Vec<_> = (0..calls)
         .map(|_| {
             let mut client =
                 tasnif::service::proto::topic_classifier_client::TopicClassifierClient::new(
