@@ -150,6 +150,10 @@ impl Classifier {
         &self.sha256[..12]
     }
 
+    pub fn scorer(&self) -> &Scorer {
+        &self.scorer
+    }
+
     pub fn vectorizer(&self) -> &Vectorizer {
         self.scorer.vectorizer()
     }

@@ -4,44 +4,163 @@
 //! A segment's raw score for label `c` is `Σ_f tf(n_f)·idf_f·w_f,c / ‖x‖` over its
 //! distinct features `f` (each occurring `n_f` times), with `‖x‖² = Σ_f (tf(n_f)·idf_f)²`.
 //! With sublinear tf, `tf(1) = 1`: a feature that occurs once adds exactly `idf·w` to the
-//! sum and `idf²` to the squared norm. So the cache keeps, for every word as written, the
-//! sums of `idf·w` (one per label) and of `idf²` over its features, and a segment costs
-//! one addition per word plus a correction for the few features that occur more than
-//! once: `(tf(n) − n)·idf·w` and `(tf(n)² − n)·idf²`. A bitset over the vocabulary finds
-//! those repeats. The result equals scoring [`Vectorizer::transform`]'s vector with
-//! [`LinearModel::scores`] up to float rounding (a test checks it).
+//! sum and `idf²` to the squared norm. So a per-thread table keeps, for every word as
+//! written, the sums of `idf·w` (one per label) and of `idf²` over its features, and a
+//! segment costs one addition per word plus a correction for the few features that occur
+//! more than once: `(tf(n) − n)·idf·w` and `(tf(n)² − n)·idf²`. A stamp per vocabulary
+//! feature (the last segment it was seen in) finds those repeats. The result equals
+//! scoring [`Vectorizer::transform`]'s vector with [`LinearModel::scores`] up to float
+//! rounding (a test checks it).
+//!
+//! A segment is scored in two passes: find every word's record, then add the records up.
+//! The lookups of the first pass do not depend on one another, so the processor overlaps
+//! their memory accesses.
 
 use std::cell::RefCell;
 
 use crate::error::ModelError;
 use crate::model::LinearModel;
 use crate::text::tokenize::for_each_raw_word;
-use crate::vectorizer::{next_cache_owner, Coverage, Vectorizer, WordCache, WordEntry};
+use crate::vectorizer::{next_cache_owner, Coverage, Vectorizer, WordEntry};
 
-/// A word's precomputed part of a segment's score.
-struct ScoredWord {
-    /// Feature ids, to find repeats.
-    entry: WordEntry,
-    /// `Σ idf·w` per label, then `Σ idf²`, over the word's features.
-    sums: Box<[f32]>,
+/// Beyond this many words, or bytes of records, the table starts over, bounding memory
+/// whatever callers send (random text has no repeated words to benefit from it anyway).
+const TABLE_MAX_WORDS: usize = 100_000;
+const TABLE_MAX_BYTES: usize = 64 << 20;
+
+/// Bytes of a record's header: key length, number of ids, flags (one `u32` each).
+const HEADER: usize = 12;
+const COUNTED: u32 = 1;
+const KNOWN: u32 = 2;
+
+/// For every word seen, as written, one record in a byte arena — header, the word's bytes
+/// (the key), `Σ idf·w` per label and `Σ idf²` over its features (`f32`), then its
+/// feature ids (`u32`) — found through a hash table of arena offsets. One record in one
+/// place makes a lookup about one cache miss, where a map of owned strings and boxed
+/// slices cost four.
+struct WordTable {
+    offsets: hashbrown::HashTable<u32>,
+    arena: Vec<u8>,
 }
 
-/// Per-thread working memory of [`Scorer::scores`].
-struct Scratch {
-    /// Normalization buffer for cache misses.
-    word: String,
-    /// One bit per vocabulary feature: seen in the current segment.
-    seen: Vec<u64>,
+fn hash(word: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(word)
+}
+
+#[inline]
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes(bytes[at..at + 4].try_into().expect("four bytes"))
+}
+
+#[inline]
+fn read_f32(bytes: &[u8], at: usize) -> f32 {
+    f32::from_ne_bytes(bytes[at..at + 4].try_into().expect("four bytes"))
+}
+
+/// The key of the record at `offset`.
+#[inline]
+fn key_at(arena: &[u8], offset: u32) -> &[u8] {
+    let start = offset as usize + HEADER;
+    &arena[start..start + read_u32(arena, offset as usize) as usize]
+}
+
+impl WordTable {
+    fn clear(&mut self) {
+        self.offsets.clear();
+        self.arena.clear();
+    }
+
+    fn is_full(&self) -> bool {
+        self.offsets.len() >= TABLE_MAX_WORDS || self.arena.len() >= TABLE_MAX_BYTES
+    }
+
+    /// The offset of `word`'s record, made by `make` (its features and sums) if it has
+    /// none yet.
+    #[inline]
+    fn find_or_insert(&mut self, word: &[u8], make: impl FnOnce() -> (WordEntry, Vec<f32>)) -> u32 {
+        let h = hash(word);
+        if let Some(&offset) = self
+            .offsets
+            .find(h, |&offset| key_at(&self.arena, offset) == word)
+        {
+            return offset;
+        }
+        let (entry, sums) = make();
+        let offset = u32::try_from(self.arena.len()).expect("the arena stays under 4 GiB");
+        let flags = if entry.counted { COUNTED } else { 0 } | if entry.known { KNOWN } else { 0 };
+        let arena = &mut self.arena;
+        arena.extend_from_slice(&(word.len() as u32).to_ne_bytes());
+        arena.extend_from_slice(&(entry.ids.len() as u32).to_ne_bytes());
+        arena.extend_from_slice(&flags.to_ne_bytes());
+        arena.extend_from_slice(word);
+        sums.iter().for_each(|s| arena.extend_from_slice(&s.to_ne_bytes()));
+        entry.ids.iter().for_each(|id| arena.extend_from_slice(&id.to_ne_bytes()));
+        let arena = &self.arena;
+        self.offsets
+            .insert_unique(h, offset, |&o| hash(key_at(arena, o)));
+        offset
+    }
+}
+
+/// Per-thread memory of [`Scorer::scores`], reused across calls.
+struct State {
+    /// The scorer whose records `table` holds.
+    owner: u64,
+    table: WordTable,
+    /// The current segment's words: their record offsets.
+    words: Vec<u32>,
+    /// Normalization buffer for new words.
+    buf: String,
+    /// Per vocabulary feature, the last segment (`segment`) it was seen in.
+    seen: Vec<u16>,
+    /// Number of the current segment, wrapping; 0 is never used, so a fresh `seen` is
+    /// all "not seen".
+    segment: u16,
     /// Ids seen more than once in the current segment, each once.
     repeats: Vec<u32>,
     /// For ids in `repeats`: occurrences beyond the first (zero for all others).
     extra: Vec<u32>,
 }
 
+impl State {
+    /// Readies the state for a segment of `owner`'s, whose vocabulary has `dimension`
+    /// features. Everything is reset on entry rather than exit, so nothing can leave
+    /// stale state behind.
+    fn begin(&mut self, owner: u64, dimension: usize) {
+        if self.owner != owner || self.table.is_full() {
+            self.owner = owner;
+            self.table.clear();
+        }
+        self.words.clear();
+        // A new segment number instead of clearing `seen`; when the numbers run out (or
+        // the vocabulary changed), start over.
+        self.segment = self.segment.wrapping_add(1);
+        if self.segment == 0 || self.seen.len() != dimension {
+            self.seen.clear();
+            self.seen.resize(dimension, 0);
+            self.segment = 1;
+        }
+        if !self.repeats.is_empty() || self.extra.len() != dimension {
+            self.repeats.clear();
+            self.extra.clear();
+            self.extra.resize(dimension, 0);
+        }
+    }
+}
+
 thread_local! {
-    static CACHE: RefCell<WordCache<ScoredWord>> = const { RefCell::new(WordCache::new()) };
-    static SCRATCH: RefCell<Scratch> = const {
-        RefCell::new(Scratch { word: String::new(), seen: Vec::new(), repeats: Vec::new(), extra: Vec::new() })
+    static STATE: RefCell<State> = const {
+        RefCell::new(State {
+            owner: 0,
+            table: WordTable { offsets: hashbrown::HashTable::new(), arena: Vec::new() },
+            words: Vec::new(),
+            buf: String::new(),
+            seen: Vec::new(),
+            segment: 0,
+            repeats: Vec::new(),
+            extra: Vec::new(),
+        })
     };
 }
 
@@ -50,7 +169,7 @@ thread_local! {
 pub struct Scorer {
     vectorizer: Vectorizer,
     model: LinearModel,
-    /// Distinguishes this scorer's entries in the per-thread cache.
+    /// Distinguishes this scorer's records in the per-thread tables.
     id: u64,
 }
 
@@ -64,8 +183,8 @@ impl Scorer {
             )));
         }
         if !vectorizer.config().sublinear_tf {
-            // The per-word sums rely on tf(1) = 1 and on tf of a count being known;
-            // raw counts would work too, but no shipped model uses them, so keep one path.
+            // The per-word sums rely on tf(1) = 1; raw counts would work too, but no
+            // shipped model uses them, so keep one path.
             return Err(ModelError::Invalid(
                 "scoring needs sublinear tf (tfidf.sublinear_tf = true)".into(),
             ));
@@ -90,51 +209,54 @@ impl Scorer {
     pub fn scores(&self, text: &str, scores: &mut [f32]) -> Coverage {
         let k = self.model.labels().len();
         assert_eq!(scores.len(), k, "one score per label");
-        let idf = self.vectorizer.idf();
-        CACHE.with_borrow_mut(|cache| {
-            cache.claim(self.id);
-            SCRATCH.with_borrow_mut(|scratch| {
-                let Scratch {
-                    word,
-                    seen,
-                    repeats,
-                    extra,
-                } = scratch;
-                // Cleared on entry rather than exit, so nothing can leave stale state.
-                seen.clear();
-                seen.resize(idf.len().div_ceil(64), 0);
-                if !repeats.is_empty() {
-                    extra.fill(0);
-                    repeats.clear();
+        STATE.with_borrow_mut(|state| {
+            state.begin(self.id, self.vectorizer.dimension());
+            let State {
+                table,
+                words,
+                buf,
+                seen,
+                segment,
+                repeats,
+                extra,
+                ..
+            } = state;
+            // Pass 1: every word's record.
+            for_each_raw_word(text, |raw| {
+                words.push(table.find_or_insert(raw.as_bytes(), || self.score_word(raw, buf)));
+            });
+            // Pass 2: add them up, noting repeated features.
+            scores.fill(0.0);
+            let mut norm2 = 0.0f32;
+            let mut coverage = Coverage::default();
+            for &offset in words.iter() {
+                let record = &table.arena[offset as usize..];
+                let flags = read_u32(record, 8);
+                coverage.tokens += flags & COUNTED;
+                coverage.known += (flags & KNOWN) >> 1;
+                let sums = HEADER + read_u32(record, 0) as usize;
+                for (c, s) in scores.iter_mut().enumerate() {
+                    *s += read_f32(record, sums + 4 * c);
                 }
-                extra.resize(idf.len(), 0);
-                scores.fill(0.0);
-                let mut norm2 = 0.0f32;
-                let mut coverage = Coverage::default();
-                for_each_raw_word(text, |raw| {
-                    let scored = cache.get_or_insert_with(raw, || self.score_word(raw, word));
-                    coverage.add(scored.entry.coverage());
-                    for (s, w) in scores.iter_mut().zip(&scored.sums[..k]) {
-                        *s += w;
-                    }
-                    norm2 += scored.sums[k];
-                    for &id in scored.entry.ids.iter() {
-                        let (slot, bit) = ((id / 64) as usize, 1u64 << (id % 64));
-                        if seen[slot] & bit != 0 {
-                            let extra = &mut extra[id as usize];
-                            if *extra == 0 {
-                                repeats.push(id);
-                            }
-                            *extra += 1;
-                        } else {
-                            seen[slot] |= bit;
+                norm2 += read_f32(record, sums + 4 * k);
+                let ids = sums + 4 * (k + 1);
+                let n_ids = read_u32(record, 4) as usize;
+                for id in record[ids..ids + 4 * n_ids]
+                    .chunks_exact(4)
+                    .map(|b| u32::from_ne_bytes(b.try_into().expect("four bytes")))
+                {
+                    if std::mem::replace(&mut seen[id as usize], *segment) == *segment {
+                        let extra = &mut extra[id as usize];
+                        if *extra == 0 {
+                            repeats.push(id);
                         }
+                        *extra += 1;
                     }
-                });
-                norm2 += self.correct_repeats(repeats, extra, scores);
-                self.model.finish(scores, norm2.max(0.0).sqrt());
-                coverage
-            })
+                }
+            }
+            norm2 += self.correct_repeats(repeats, extra, scores);
+            self.model.finish(scores, norm2.max(0.0).sqrt());
+            coverage
         })
     }
 
@@ -159,8 +281,9 @@ impl Scorer {
         norm2
     }
 
-    /// The cache entry of a word not seen before.
-    fn score_word(&self, raw: &str, buf: &mut String) -> ScoredWord {
+    /// What the table records of a word not seen before: its features, and the sums of
+    /// `idf·w` per label and of `idf²` over them.
+    fn score_word(&self, raw: &str, buf: &mut String) -> (WordEntry, Vec<f32>) {
         let entry = self.vectorizer.analyze_raw_word(raw, buf);
         let k = self.model.labels().len();
         let idf = self.vectorizer.idf();
@@ -172,10 +295,7 @@ impl Scorer {
             }
             sums[k] += idf * idf;
         }
-        ScoredWord {
-            entry,
-            sums: sums.into_iter().map(|s| s as f32).collect(),
-        }
+        (entry, sums.into_iter().map(|s| s as f32).collect())
     }
 }
 

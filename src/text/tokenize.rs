@@ -55,34 +55,57 @@ const ARABIC_BLOCK_WORD: [bool; 256] = {
 #[inline]
 pub fn for_each_raw_word<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
     let bytes = text.as_bytes();
-    let mut start = None;
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
-        let (in_word, len) = match b {
-            0x00..=0x7F => (b.is_ascii_alphanumeric(), 1),
-            // Valid UTF-8: a lead byte 0xD8–0xDB is followed by one continuation byte.
-            0xD8..=0xDB => {
-                let low = (usize::from(b & 0x03) << 6) | usize::from(bytes[i + 1] & 0x3F);
-                (ARABIC_BLOCK_WORD[low], 2)
+        // Between words.
+        match char_class(text, i) {
+            (false, len) => {
+                i += len;
+                continue;
             }
-            _ => {
-                let c = text[i..].chars().next().expect("i is a char boundary");
-                (is_word_char(c), c.len_utf8())
+            (true, len) => {
+                let start = i;
+                i += len;
+                // Inside a word: Arabic letters take the first test.
+                while i < bytes.len() {
+                    let b = bytes[i];
+                    if b & 0xFC == 0xD8 {
+                        if !ARABIC_BLOCK_WORD[arabic_low(b, bytes[i + 1])] {
+                            break;
+                        }
+                        i += 2;
+                    } else {
+                        match char_class(text, i) {
+                            (true, len) => i += len,
+                            (false, _) => break,
+                        }
+                    }
+                }
+                f(&text[start..i]);
             }
-        };
-        match (in_word, start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                f(&text[s..i]);
-                start = None;
-            }
-            _ => {}
         }
-        i += len;
     }
-    if let Some(s) = start {
-        f(&text[s..]);
+}
+
+/// Index into [`ARABIC_BLOCK_WORD`] of the two-byte sequence `lead`, `next`
+/// (`lead` in 0xD8–0xDB).
+#[inline(always)]
+fn arabic_low(lead: u8, next: u8) -> usize {
+    (usize::from(lead & 0x03) << 6) | usize::from(next & 0x3F)
+}
+
+/// Whether the character at byte `i` of `text` is a word character, and its length.
+#[inline(always)]
+fn char_class(text: &str, i: usize) -> (bool, usize) {
+    let bytes = text.as_bytes();
+    match bytes[i] {
+        b @ 0x00..=0x7F => (b.is_ascii_alphanumeric(), 1),
+        // Valid UTF-8: a lead byte 0xD8–0xDB is followed by one continuation byte.
+        b @ 0xD8..=0xDB => (ARABIC_BLOCK_WORD[arabic_low(b, bytes[i + 1])], 2),
+        _ => {
+            let c = text[i..].chars().next().expect("i is a char boundary");
+            (is_word_char(c), c.len_utf8())
+        }
     }
 }
 
