@@ -197,6 +197,11 @@ impl Classifier {
         let (text, truncated) = self.accept(text, options)?;
         let k = self.labels().len();
         let spans = segment(text);
+        // The spans already counted the characters up to the last one's end.
+        let characters = spans.last().map_or_else(
+            || text.chars().count(),
+            |s| s.end + text[s.byte_end..].chars().count(),
+        );
         let mut shares = vec![0.0f32; k];
         let mut coverage = Coverage::default();
         let mut total = 0usize;
@@ -245,7 +250,7 @@ impl Classifier {
             shares,
             segments,
             explanations,
-            characters: text.chars().count(),
+            characters,
             truncated,
         })
     }
@@ -328,6 +333,15 @@ mod tests {
             assert!((share - expected).abs() < 1e-5);
         }
         assert_eq!(a.primary, crate::model::train::argmax(&a.shares));
+    }
+
+    #[test]
+    fn characters_count_the_whole_text() {
+        let c = classifier();
+        for text in [TEXT, "  «سانا» أعلن الجيش.\n*\n…  ", "جنيف"] {
+            let a = c.classify(text, &Options::default()).unwrap();
+            assert_eq!(a.characters, text.chars().count(), "{text}");
+        }
     }
 
     #[test]

@@ -35,12 +35,14 @@ const KNOWN: u32 = 2;
 
 /// For every word seen, as written, one record in a byte arena — header, the word's bytes
 /// (the key), `Σ idf·w` per label and `Σ idf²` over its features (`f32`), then its
-/// feature ids (`u32`) — found through a hash table of arena offsets. One record in one
+/// feature ids (`u16` when the vocabulary allows, else `u32`) — found through a hash table of arena offsets. One record in one
 /// place makes a lookup about one cache miss, where a map of owned strings and boxed
 /// slices cost four.
 struct WordTable {
     offsets: hashbrown::HashTable<u32>,
     arena: Vec<u8>,
+    /// Ids take four bytes (the vocabulary has more than 2¹⁶ features), else two.
+    wide: bool,
 }
 
 fn hash(word: &[u8]) -> u64 {
@@ -94,8 +96,20 @@ impl WordTable {
         arena.extend_from_slice(&(entry.ids.len() as u32).to_ne_bytes());
         arena.extend_from_slice(&flags.to_ne_bytes());
         arena.extend_from_slice(word);
-        sums.iter().for_each(|s| arena.extend_from_slice(&s.to_ne_bytes()));
-        entry.ids.iter().for_each(|id| arena.extend_from_slice(&id.to_ne_bytes()));
+        sums.iter()
+            .for_each(|s| arena.extend_from_slice(&s.to_ne_bytes()));
+        if self.wide {
+            entry
+                .ids
+                .iter()
+                .for_each(|id| arena.extend_from_slice(&id.to_ne_bytes()));
+        } else {
+            // Fits: `wide` is false only for vocabularies of at most 2¹⁶ features.
+            entry
+                .ids
+                .iter()
+                .for_each(|&id| arena.extend_from_slice(&(id as u16).to_ne_bytes()));
+        }
         let arena = &self.arena;
         self.offsets
             .insert_unique(h, offset, |&o| hash(key_at(arena, o)));
@@ -124,13 +138,14 @@ struct State {
 }
 
 impl State {
-    /// Readies the state for a segment of `owner`'s, whose vocabulary has `dimension`
-    /// features. Everything is reset on entry rather than exit, so nothing can leave
-    /// stale state behind.
-    fn begin(&mut self, owner: u64, dimension: usize) {
-        if self.owner != owner || self.table.is_full() {
-            self.owner = owner;
+    /// Readies the state for a segment of `scorer`'s. Everything is reset on entry rather
+    /// than exit, so nothing can leave stale state behind.
+    fn begin(&mut self, scorer: &Scorer) {
+        let dimension = scorer.vectorizer.dimension();
+        if self.owner != scorer.id || self.table.is_full() {
+            self.owner = scorer.id;
             self.table.clear();
+            self.table.wide = scorer.wide_ids;
         }
         self.words.clear();
         // A new segment number instead of clearing `seen`; when the numbers run out (or
@@ -153,7 +168,7 @@ thread_local! {
     static STATE: RefCell<State> = const {
         RefCell::new(State {
             owner: 0,
-            table: WordTable { offsets: hashbrown::HashTable::new(), arena: Vec::new() },
+            table: WordTable { offsets: hashbrown::HashTable::new(), arena: Vec::new(), wide: true },
             words: Vec::new(),
             buf: String::new(),
             seen: Vec::new(),
@@ -171,6 +186,8 @@ pub struct Scorer {
     model: LinearModel,
     /// Distinguishes this scorer's records in the per-thread tables.
     id: u64,
+    /// Records store feature ids in four bytes (more than 2¹⁶ features), else two.
+    wide_ids: bool,
 }
 
 impl Scorer {
@@ -190,6 +207,7 @@ impl Scorer {
             ));
         }
         Ok(Self {
+            wide_ids: vectorizer.dimension() > 1 << 16,
             vectorizer,
             model,
             id: next_cache_owner(),
@@ -210,7 +228,7 @@ impl Scorer {
         let k = self.model.labels().len();
         assert_eq!(scores.len(), k, "one score per label");
         STATE.with_borrow_mut(|state| {
-            state.begin(self.id, self.vectorizer.dimension());
+            state.begin(self);
             let State {
                 table,
                 words,
@@ -241,10 +259,7 @@ impl Scorer {
                 norm2 += read_f32(record, sums + 4 * k);
                 let ids = sums + 4 * (k + 1);
                 let n_ids = read_u32(record, 4) as usize;
-                for id in record[ids..ids + 4 * n_ids]
-                    .chunks_exact(4)
-                    .map(|b| u32::from_ne_bytes(b.try_into().expect("four bytes")))
-                {
+                let mut see = |id: u32| {
                     if std::mem::replace(&mut seen[id as usize], *segment) == *segment {
                         let extra = &mut extra[id as usize];
                         if *extra == 0 {
@@ -252,6 +267,17 @@ impl Scorer {
                         }
                         *extra += 1;
                     }
+                };
+                if table.wide {
+                    record[ids..ids + 4 * n_ids]
+                        .chunks_exact(4)
+                        .for_each(|b| see(u32::from_ne_bytes(b.try_into().expect("four bytes"))));
+                } else {
+                    record[ids..ids + 2 * n_ids].chunks_exact(2).for_each(|b| {
+                        see(u32::from(u16::from_ne_bytes(
+                            b.try_into().expect("two bytes"),
+                        )))
+                    });
                 }
             }
             norm2 += self.correct_repeats(repeats, extra, scores);
@@ -344,17 +370,27 @@ mod tests {
 
     #[test]
     fn fused_scores_equal_vectorize_then_score_on_the_seeds() {
-        let s = scorer();
+        let narrow = scorer();
+        assert!(!narrow.wide_ids);
+        // The four-byte id records of vocabularies over 2¹⁶ features, on the same model.
+        let mut wide = scorer();
+        wide.wide_ids = true;
+        for s in [narrow, wide] {
+            seeds_score_the_same(&s);
+        }
+    }
+
+    fn seeds_score_the_same(s: &Scorer) {
         let seeds =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/seeds/labels.tsv"))
                 .unwrap();
         for line in seeds.lines().skip(1) {
             let text = line.rsplit('\t').next().unwrap();
-            assert_same_as_two_steps(&s, text);
+            assert_same_as_two_steps(s, text);
         }
         // Twice: the second pass is served from the cache.
         for line in seeds.lines().skip(1).take(10) {
-            assert_same_as_two_steps(&s, line.rsplit('\t').next().unwrap());
+            assert_same_as_two_steps(s, line.rsplit('\t').next().unwrap());
         }
     }
 
