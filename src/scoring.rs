@@ -245,6 +245,8 @@ impl Scorer {
             });
             // Pass 2: add them up, noting repeated features.
             scores.fill(0.0);
+            // The shipped model's four labels add up in registers; other counts in `scores`.
+            let mut four = [0.0f32; 4];
             let mut norm2 = 0.0f32;
             let mut coverage = Coverage::default();
             for &offset in words.iter() {
@@ -253,8 +255,14 @@ impl Scorer {
                 coverage.tokens += flags & COUNTED;
                 coverage.known += (flags & KNOWN) >> 1;
                 let sums = HEADER + read_u32(record, 0) as usize;
-                for (c, s) in scores.iter_mut().enumerate() {
-                    *s += read_f32(record, sums + 4 * c);
+                if k == 4 {
+                    for (c, s) in four.iter_mut().enumerate() {
+                        *s += read_f32(record, sums + 4 * c);
+                    }
+                } else {
+                    for (c, s) in scores.iter_mut().enumerate() {
+                        *s += read_f32(record, sums + 4 * c);
+                    }
                 }
                 norm2 += read_f32(record, sums + 4 * k);
                 let ids = sums + 4 * (k + 1);
@@ -279,6 +287,9 @@ impl Scorer {
                         )))
                     });
                 }
+            }
+            if k == 4 {
+                scores.copy_from_slice(&four);
             }
             norm2 += self.correct_repeats(repeats, extra, scores);
             self.model.finish(scores, norm2.max(0.0).sqrt());
@@ -391,6 +402,32 @@ mod tests {
         // Twice: the second pass is served from the cache.
         for line in seeds.lines().skip(1).take(10) {
             assert_same_as_two_steps(s, line.rsplit('\t').next().unwrap());
+        }
+    }
+
+    #[test]
+    fn any_number_of_labels_scores_the_same() {
+        use crate::text::PipelineConfig;
+        use crate::vectorizer::TfIdfConfig;
+        let train = [
+            "سيطر الجيش السوري على مدينة البوكمال",
+            "استقبل الرئيس وفدا روسيا في دمشق",
+            "تعقد الجولة الثامنة من المحادثات في جنيف",
+        ];
+        for k in [1, 2, 3, 5, 9] {
+            let vectorizer =
+                Vectorizer::fit(PipelineConfig::default(), TfIdfConfig::default(), &train);
+            let n = vectorizer.dimension();
+            let weights = (0..n * k).map(|i| (i % 11) as f32 / 7.0 - 0.7).collect();
+            let labels = (0..k).map(|c| format!("label{c}")).collect();
+            let bias = (0..k).map(|c| c as f32 / 10.0).collect();
+            let scorer = Scorer::new(vectorizer, LinearModel::new(labels, weights, bias)).unwrap();
+            for text in train
+                .iter()
+                .chain(&["الجيش والجيش في المحادثات، والمحادثات مع الرئيس"])
+            {
+                assert_same_as_two_steps(&scorer, text);
+            }
         }
     }
 
