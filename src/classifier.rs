@@ -100,9 +100,12 @@ pub struct Classifier {
 impl Classifier {
     /// Loads a model file's bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
-        let file = ModelFile::from_bytes(bytes)?;
-        let sha256 = crate::model::artifact::sha256_hex(bytes);
-        Self::from_file(file, sha256)
+        // Hashing (the model's version) and parsing are independent.
+        let (file, sha256) = rayon::join(
+            || ModelFile::from_bytes(bytes),
+            || crate::model::artifact::sha256_hex(bytes),
+        );
+        Self::from_file(file?, sha256)
     }
 
     /// The model embedded in the binary.

@@ -180,6 +180,11 @@ fn tf(sublinear: bool, count: u32) -> f32 {
     }
 }
 
+fn term_hash(term: &str) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one(term)
+}
+
 /// A fitted TF-IDF vectorizer.
 #[derive(Debug)]
 pub struct Vectorizer {
@@ -187,7 +192,8 @@ pub struct Vectorizer {
     config: TfIdfConfig,
     terms: Vec<String>,
     idf: Vec<f32>,
-    index: FxHashMap<String, u32>,
+    /// Term → id: ids into `terms`, hashed by their term (no second copy of the strings).
+    index: hashbrown::HashTable<u32>,
     /// Distinguishes this vectorizer's entries in the per-thread cache.
     id: u64,
     /// tf of counts 0..TF_TABLE.
@@ -252,11 +258,12 @@ impl Vectorizer {
         terms: Vec<String>,
         idf: Vec<f32>,
     ) -> Self {
-        let index = terms
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.clone(), i as u32))
-            .collect();
+        let mut index = hashbrown::HashTable::with_capacity(terms.len());
+        for (id, term) in terms.iter().enumerate() {
+            index.insert_unique(term_hash(term), id as u32, |&i: &u32| {
+                term_hash(&terms[i as usize])
+            });
+        }
         let tf = std::array::from_fn(|count| tf(config.sublinear_tf, count as u32));
         Self {
             analyzer,
@@ -289,6 +296,13 @@ impl Vectorizer {
         self.terms.len()
     }
 
+    /// The id of `term`, if it is in the vocabulary.
+    pub fn lookup(&self, term: &str) -> Option<u32> {
+        self.index
+            .find(term_hash(term), |&i| self.terms[i as usize] == term)
+            .copied()
+    }
+
     /// Term frequency of a feature occurring `count` times in a text.
     #[inline]
     pub fn tf(&self, count: u32) -> f32 {
@@ -306,7 +320,7 @@ impl Vectorizer {
             return WordEntry::default();
         }
         let wf = self.analyzer.word_features(buf);
-        let lookup = |f: &String| self.index.get(f.as_str()).copied();
+        let lookup = |f: &String| self.lookup(f);
         let known = wf.features[..wf.word_level]
             .iter()
             .any(|f| lookup(f).is_some());

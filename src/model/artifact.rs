@@ -76,6 +76,22 @@ struct Header {
     format_version: Option<u32>,
 }
 
+/// Checks that a file says it is a tasnif model of the version this build reads.
+fn check_header(format: Option<&str>, version: Option<u32>) -> Result<(), ModelError> {
+    if format != Some(FORMAT) {
+        return Err(ModelError::Parse(format!(
+            "expected \"format\": \"{FORMAT}\", found {format:?}"
+        )));
+    }
+    match version {
+        Some(FORMAT_VERSION) => Ok(()),
+        found => Err(ModelError::Version {
+            found: found.unwrap_or(0),
+            expected: FORMAT_VERSION,
+        }),
+    }
+}
+
 impl ModelFile {
     /// Serializes to the canonical bytes (compact JSON and a final newline).
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -86,27 +102,21 @@ impl ModelFile {
 
     /// Parses and checks a model file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
-        let header: Header =
-            serde_json::from_slice(bytes).map_err(|e| ModelError::Parse(e.to_string()))?;
-        if header.format.as_deref() != Some(FORMAT) {
-            return Err(ModelError::Parse(format!(
-                "expected \"format\": \"{FORMAT}\", found {:?}",
-                header.format
-            )));
-        }
-        match header.format_version {
-            Some(FORMAT_VERSION) => {}
-            found => {
-                return Err(ModelError::Version {
-                    found: found.unwrap_or(0),
-                    expected: FORMAT_VERSION,
-                })
+        match serde_json::from_slice::<ModelFile>(bytes) {
+            Ok(file) => {
+                check_header(Some(&file.format), Some(file.format_version))?;
+                file.validate()?;
+                Ok(file)
+            }
+            Err(e) => {
+                // Another format or version explains the failure better than the parser
+                // can. (Only read on failure: it costs a second pass over the file.)
+                if let Ok(header) = serde_json::from_slice::<Header>(bytes) {
+                    check_header(header.format.as_deref(), header.format_version)?;
+                }
+                Err(ModelError::Parse(e.to_string()))
             }
         }
-        let file: ModelFile =
-            serde_json::from_slice(bytes).map_err(|e| ModelError::Parse(e.to_string()))?;
-        file.validate()?;
-        Ok(file)
     }
 
     fn validate(&self) -> Result<(), ModelError> {
