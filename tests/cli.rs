@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -134,8 +134,8 @@ fn classify_jsonl_writes_one_line_per_input_line_in_order() {
         .output()
         .unwrap();
     assert!(out.status.success());
-    let results: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let results: Vec<serde_json::Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -149,6 +149,21 @@ fn classify_jsonl_writes_one_line_per_input_line_in_order() {
         .unwrap()
         .contains("invalid JSON"));
     assert!(results[6]["error"].as_str().unwrap().contains("empty"));
+
+    // The same lines on standard input (`--jsonl -`) give the same output.
+    let mut child = Command::new(BIN)
+        .args(["classify", "--jsonl", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let text = lines.join("\n");
+    let writer = std::thread::spawn(move || stdin.write_all(text.as_bytes()).unwrap());
+    let piped = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(piped.status.success());
+    assert_eq!(String::from_utf8(piped.stdout).unwrap(), stdout);
 }
 
 #[test]
