@@ -22,6 +22,14 @@ pub fn is_word_char(c: char) -> bool {
     match c {
         '\0'..='\x7F' => c.is_ascii_alphanumeric(),
         '\u{0600}'..='\u{06FF}' => arabic_block_word_char(c as u32),
+        // Latin-1 (« » and the no-break space are common in Arabic news) and General
+        // Punctuation (– — ’ “ ” …, zero-width and bidi marks), spelled out; a test
+        // checks them against `is_alphanumeric`.
+        '\u{0080}'..='\u{00FF}' => matches!(
+            c,
+            'ª' | '²' | '³' | 'µ' | '¹' | 'º' | '¼'..='¾' | 'À'..='Ö' | 'Ø'..='ö' | 'ø'..='ÿ'
+        ),
+        '\u{2000}'..='\u{206F}' => false,
         _ => c.is_alphanumeric(),
     }
 }
@@ -321,6 +329,14 @@ mod tests {
             .collect();
         assert_eq!(raw, by_chars);
         assert_eq!(raw[..3], ["قال", "المبعوث", "الأمميّ"]);
+    }
+
+    #[test]
+    fn latin1_and_general_punctuation_agree_with_unicode() {
+        for cp in (0x80u32..=0xFF).chain(0x2000..=0x206F) {
+            let c = char::from_u32(cp).unwrap();
+            assert_eq!(is_word_char(c), c.is_alphanumeric(), "U+{cp:04X}");
+        }
     }
 
     #[test]
