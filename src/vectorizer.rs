@@ -106,40 +106,37 @@ impl WordEntry {
     }
 }
 
-/// Per-thread word cache, tagged with the vectorizer (or scorer) it belongs to.
-pub(crate) struct WordCache<E> {
+/// Per-thread word cache of [`Vectorizer::transform`], tagged with the vectorizer it
+/// belongs to. (Classification has its own, richer one in [`crate::scoring`].)
+struct WordCache {
     owner: u64,
     /// hashbrown's map for `entry_ref`: one hash and one probe per word, hit or miss.
-    words: hashbrown::HashMap<String, E, rustc_hash::FxBuildHasher>,
+    words: hashbrown::HashMap<String, WordEntry, rustc_hash::FxBuildHasher>,
 }
 
 /// Beyond this many distinct words a cache starts over, bounding memory whatever
 /// callers send (random text has no repeated words to benefit from it anyway).
 const CACHE_MAX_WORDS: usize = 100_000;
 
-impl<E> WordCache<E> {
-    pub const fn new() -> Self {
+impl WordCache {
+    const fn new() -> Self {
         Self {
             owner: 0,
             words: hashbrown::HashMap::with_hasher(rustc_hash::FxBuildHasher),
         }
     }
 
-    /// Makes the cache `owner`'s, emptying it if it was another's or has grown too big;
-    /// returns true if it was emptied.
-    pub fn claim(&mut self, owner: u64) -> bool {
+    /// Makes the cache `owner`'s, emptying it if it was another's or has grown too big.
+    fn claim(&mut self, owner: u64) {
         if self.owner != owner || self.words.len() > CACHE_MAX_WORDS {
             self.owner = owner;
             self.words.clear();
-            true
-        } else {
-            false
         }
     }
 
     /// The entry of `word`, made by `make` the first time.
     #[inline]
-    pub fn get_or_insert_with(&mut self, word: &str, make: impl FnOnce() -> E) -> &E {
+    fn get_or_insert_with(&mut self, word: &str, make: impl FnOnce() -> WordEntry) -> &WordEntry {
         self.words.entry_ref(word).or_insert_with(make)
     }
 }
@@ -150,7 +147,7 @@ pub(crate) fn next_cache_owner() -> u64 {
 }
 
 thread_local! {
-    static CACHE: RefCell<WordCache<WordEntry>> = const { RefCell::new(WordCache::new()) };
+    static CACHE: RefCell<WordCache> = const { RefCell::new(WordCache::new()) };
     static SCRATCH: RefCell<Scratch> = const { RefCell::new(Scratch { word: String::new(), touched: Vec::new(), counts: Vec::new() }) };
 }
 
