@@ -432,6 +432,29 @@ mod tests {
     }
 
     #[test]
+    fn the_word_table_starts_over_when_full_and_still_scores_right() {
+        let s = scorer();
+        let text = "سيطر الجيش السوري على مدينة البوكمال";
+        assert_same_as_two_steps(&s, text);
+        STATE.with_borrow_mut(|state| {
+            assert_eq!(state.owner, s.id);
+            // Fill the table with made-up words up to its limit.
+            let mut i = 0;
+            while !state.table.is_full() {
+                let word = format!("w{i}");
+                state
+                    .table
+                    .find_or_insert(word.as_bytes(), || (WordEntry::default(), vec![0.0; 5]));
+                i += 1;
+            }
+            assert_eq!(state.table.offsets.len(), TABLE_MAX_WORDS);
+        });
+        // The next segment starts over, then records what it needs again.
+        assert_same_as_two_steps(&s, text);
+        STATE.with_borrow(|state| assert!(state.table.offsets.len() < 10));
+    }
+
+    #[test]
     fn mismatched_parts_are_rejected() {
         let (vectorizer, model, _) = ModelFile::from_bytes(EMBEDDED_MODEL)
             .unwrap()
