@@ -21,7 +21,7 @@ use std::cell::RefCell;
 use crate::error::ModelError;
 use crate::model::LinearModel;
 use crate::text::tokenize::for_each_raw_word;
-use crate::vectorizer::{next_cache_owner, Coverage, Vectorizer, WordEntry};
+use crate::vectorizer::{fx_hash, next_cache_owner, Coverage, Vectorizer, WordEntry};
 
 /// Beyond this many words, or bytes of records, the table starts over, bounding memory
 /// whatever callers send (random text has no repeated words to benefit from it anyway).
@@ -43,11 +43,6 @@ struct WordTable {
     arena: Vec<u8>,
     /// Ids take four bytes (the vocabulary has more than 2¹⁶ features), else two.
     wide: bool,
-}
-
-fn hash(word: &[u8]) -> u64 {
-    use std::hash::BuildHasher;
-    rustc_hash::FxBuildHasher.hash_one(word)
 }
 
 #[inline]
@@ -81,7 +76,7 @@ impl WordTable {
     /// none yet.
     #[inline]
     fn find_or_insert(&mut self, word: &[u8], make: impl FnOnce() -> (WordEntry, Vec<f32>)) -> u32 {
-        let h = hash(word);
+        let h = fx_hash(word);
         if let Some(&offset) = self
             .offsets
             .find(h, |&offset| key_at(&self.arena, offset) == word)
@@ -112,7 +107,7 @@ impl WordTable {
         }
         let arena = &self.arena;
         self.offsets
-            .insert_unique(h, offset, |&o| hash(key_at(arena, o)));
+            .insert_unique(h, offset, |&o| fx_hash(key_at(arena, o)));
         offset
     }
 }

@@ -177,9 +177,10 @@ fn tf(sublinear: bool, count: u32) -> f32 {
     }
 }
 
-fn term_hash(term: &str) -> u64 {
+/// The hash of the vocabulary index and of the scorer's word table.
+pub(crate) fn fx_hash(bytes: &[u8]) -> u64 {
     use std::hash::BuildHasher;
-    rustc_hash::FxBuildHasher.hash_one(term)
+    rustc_hash::FxBuildHasher.hash_one(bytes)
 }
 
 /// A fitted TF-IDF vectorizer.
@@ -257,8 +258,8 @@ impl Vectorizer {
     ) -> Self {
         let mut index = hashbrown::HashTable::with_capacity(terms.len());
         for (id, term) in terms.iter().enumerate() {
-            index.insert_unique(term_hash(term), id as u32, |&i: &u32| {
-                term_hash(&terms[i as usize])
+            index.insert_unique(fx_hash(term.as_bytes()), id as u32, |&i: &u32| {
+                fx_hash(terms[i as usize].as_bytes())
             });
         }
         let tf = std::array::from_fn(|count| tf(config.sublinear_tf, count as u32));
@@ -296,7 +297,9 @@ impl Vectorizer {
     /// The id of `term`, if it is in the vocabulary.
     pub fn lookup(&self, term: &str) -> Option<u32> {
         self.index
-            .find(term_hash(term), |&i| self.terms[i as usize] == term)
+            .find(fx_hash(term.as_bytes()), |&i| {
+                self.terms[i as usize] == term
+            })
             .copied()
     }
 
@@ -338,29 +341,9 @@ impl Vectorizer {
         self.vectorize(text, false)
     }
 
+    /// The tf-idf vector of `text` (indices in increasing order if `sorted`) and its
+    /// coverage: count each feature, weigh it, l2-normalize.
     fn vectorize(&self, text: &str, sorted: bool) -> (SparseVector, Coverage) {
-        let mut v = SparseVector::default();
-        let (norm, coverage) = self.for_each_raw_weight(text, sorted, |id, w| {
-            v.indices.push(id);
-            v.values.push(w);
-        });
-        if norm > 0.0 {
-            let inv = 1.0 / norm;
-            v.values.iter_mut().for_each(|x| *x *= inv);
-        }
-        (v, coverage)
-    }
-
-    /// The core of vectorization: calls `f(id, w)` once for every feature of `text`, with
-    /// its tf-idf weight *before* l2 normalization (in increasing id order if `sorted`),
-    /// and returns the l2 norm and the coverage. Scoring uses it directly, dividing once
-    /// by the norm instead of building a vector.
-    pub fn for_each_raw_weight(
-        &self,
-        text: &str,
-        sorted: bool,
-        mut f: impl FnMut(u32, f32),
-    ) -> (f32, Coverage) {
         CACHE.with_borrow_mut(|cache| {
             cache.claim(self.id);
             SCRATCH.with_borrow_mut(|scratch| {
@@ -387,15 +370,24 @@ impl Vectorizer {
                 if sorted {
                     touched.sort_unstable();
                 }
+                let mut v = SparseVector {
+                    indices: Vec::with_capacity(touched.len()),
+                    values: Vec::with_capacity(touched.len()),
+                };
                 let mut norm2 = 0.0f32;
                 for &id in touched.iter() {
                     let count = std::mem::take(&mut counts[id as usize]);
                     let w = self.tf(count) * self.idf[id as usize];
                     norm2 += w * w;
-                    f(id, w);
+                    v.indices.push(id);
+                    v.values.push(w);
                 }
                 touched.clear();
-                (norm2.sqrt(), coverage)
+                if norm2 > 0.0 {
+                    let inv = 1.0 / norm2.sqrt();
+                    v.values.iter_mut().for_each(|x| *x *= inv);
+                }
+                (v, coverage)
             })
         })
     }
