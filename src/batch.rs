@@ -230,19 +230,19 @@ pub fn classify_jsonl(
             .map(|(i, l)| (block.first_line + i, l.strip_suffix(b"\r").unwrap_or(l)))
             .filter(|(_, l)| !l.is_empty())
             .collect();
-        let results: Vec<String> = lines
+        let results: Vec<Vec<u8>> = lines
             .par_chunks(LINES_PER_TASK)
             .map(|chunk| {
-                let mut buf = String::new();
+                let mut buf = Vec::new();
                 for &(n, line) in chunk {
-                    buf.push_str(&classify_line(classifier, n, line, options, segments));
-                    buf.push('\n');
+                    classify_line(classifier, n, line, options, segments, &mut buf);
+                    buf.push(b'\n');
                 }
                 buf
             })
             .collect();
         for r in &results {
-            out.write_all(r.as_bytes())?;
+            out.write_all(r)?;
         }
         written += lines.len();
         // The reader may be gone already (end of input); the buffer is then just dropped.
@@ -253,35 +253,36 @@ pub fn classify_jsonl(
     Ok(written)
 }
 
-/// The output line for input line number `n`.
+/// Appends the output line (without its newline) for input line number `n` to `out`.
 fn classify_line(
     classifier: &Classifier,
     n: usize,
     line: &[u8],
     options: &Options,
     segments: bool,
-) -> String {
+    out: &mut Vec<u8>,
+) {
     // simdutf8 validates far faster than serde_json's byte-wise check.
     let parsed = simdutf8::basic::from_utf8(line)
         .map_err(|_| "line is not valid UTF-8".to_string())
         .and_then(|text| serde_json::from_str::<JsonlInput>(text).map_err(|e| e.to_string()));
-    let item = match parsed {
-        Ok(item) => item,
-        Err(e) => {
-            return serde_json::json!({"line": n, "error": format!("invalid JSON line: {e}")})
-                .to_string()
-        }
+    let written = match parsed {
+        Err(e) => serde_json::to_writer(
+            &mut *out,
+            &serde_json::json!({"line": n, "error": format!("invalid JSON line: {e}")}),
+        ),
+        Ok(item) => match classifier.classify(&item.text, options) {
+            Ok(a) => serde_json::to_writer(
+                &mut *out,
+                &ArticleJson::new(classifier.labels(), &a, item.id.as_deref(), segments),
+            ),
+            Err(e) => serde_json::to_writer(
+                &mut *out,
+                &serde_json::json!({"id": item.id, "line": n, "error": e.to_string()}),
+            ),
+        },
     };
-    match classifier.classify(&item.text, options) {
-        Ok(a) => serde_json::to_string(&ArticleJson::new(
-            classifier.labels(),
-            &a,
-            item.id.as_deref(),
-            segments,
-        ))
-        .expect("an article serializes"),
-        Err(e) => serde_json::json!({"id": item.id, "line": n, "error": e.to_string()}).to_string(),
-    }
+    written.expect("JSON values serialize into memory");
 }
 
 #[cfg(test)]

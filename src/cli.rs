@@ -152,14 +152,13 @@ fn open_input(path: &Path) -> Result<Box<dyn Read + Send>> {
     })
 }
 
+/// The whole of a file, or of standard input for `-`, as text.
 pub fn read_input(path: &Path) -> Result<String> {
-    if path == Path::new("-") {
-        let mut s = String::new();
-        std::io::stdin().read_to_string(&mut s)?;
-        Ok(s)
-    } else {
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
-    }
+    let mut text = String::new();
+    open_input(path)?
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text)
 }
 
 /// Trains `config` on a data file; the whole of `tasnif train`.
