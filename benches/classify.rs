@@ -4,21 +4,14 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tasnif::{Classifier, Options};
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+/// The seed articles, named by their number (`000` …).
 fn seeds() -> Vec<(String, String)> {
-    let mut files: Vec<_> = std::fs::read_dir("seeds")
-        .expect("run from the repository root")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
-        .collect();
-    files.sort();
-    files
+    common::seed_articles()
         .into_iter()
-        .map(|p| {
-            (
-                p.file_stem().unwrap().to_string_lossy()[..3].to_string(),
-                std::fs::read_to_string(&p).unwrap(),
-            )
-        })
+        .map(|(file, text)| (file[..3].to_string(), text))
         .collect()
 }
 
