@@ -65,30 +65,30 @@ fn seed(name: &str) -> String {
 
 const SEED: &str = "000_e56e3be2487503d7.txt";
 
+/// Runs `tasnif ARGS`, requires success (showing its stderr if not) and returns stdout.
+fn tasnif_ok(args: &[&str]) -> Vec<u8> {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "tasnif {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 #[test]
 fn serve_answers_the_cli_client_and_exits_zero_on_sigterm() {
     let (mut child, addr) = spawn_server(&[]);
-    let out = Command::new(BIN)
-        .args([
-            "classify",
-            "--server",
-            &format!("http://{addr}"),
-            "--segments",
-            &seed(SEED),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let local = Command::new(BIN)
-        .args(["classify", &seed(SEED)])
-        .output()
-        .unwrap();
-    let l: serde_json::Value = serde_json::from_slice(&local.stdout).unwrap();
+    let remote = tasnif_ok(&[
+        "classify",
+        "--server",
+        &format!("http://{addr}"),
+        "--segments",
+        &seed(SEED),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&remote).unwrap();
+    let local = tasnif_ok(&["classify", &seed(SEED)]);
+    let l: serde_json::Value = serde_json::from_slice(&local).unwrap();
     assert_eq!(v["primary"], l["primary"]);
     assert_eq!(v["topics"], l["topics"]);
     assert!(v["segments"].as_array().unwrap().len() > 3);
@@ -129,12 +129,8 @@ fn classify_jsonl_writes_one_line_per_input_line_in_order() {
     lines.push("{not json".into());
     lines.push(serde_json::json!({"id": "empty", "text": ""}).to_string());
     std::fs::write(&input, lines.join("\n")).unwrap();
-    let out = Command::new(BIN)
-        .args(["classify", "--jsonl", input.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stdout =
+        String::from_utf8(tasnif_ok(&["classify", "--jsonl", input.to_str().unwrap()])).unwrap();
     let results: Vec<serde_json::Value> = stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -168,21 +164,13 @@ fn classify_jsonl_writes_one_line_per_input_line_in_order() {
 
 #[test]
 fn eval_json_reports_metrics_on_a_labelled_file() {
-    let out = Command::new(BIN)
-        .args([
-            "eval",
-            "--data",
-            &root().join("seeds/labels.tsv").display().to_string(),
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = tasnif_ok(&[
+        "eval",
+        "--data",
+        &root().join("seeds/labels.tsv").display().to_string(),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     for key in ["accuracy", "macro_f1", "per_label", "confusion"] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
@@ -192,12 +180,7 @@ fn eval_json_reports_metrics_on_a_labelled_file() {
 
 #[test]
 fn vectorize_prints_terms_indices_and_weights() {
-    let out = Command::new(BIN)
-        .args(["vectorize", &seed(SEED)])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = String::from_utf8(tasnif_ok(&["vectorize", &seed(SEED)])).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("term\tindex\tweight"));
     let rows: Vec<Vec<&str>> = lines
