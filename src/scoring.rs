@@ -3,7 +3,7 @@
 //!
 //! A segment's raw score for label `c` is `Σ_f tf(n_f)·idf_f·w_f,c / ‖x‖` over its
 //! distinct features `f` (each occurring `n_f` times), with `‖x‖² = Σ_f (tf(n_f)·idf_f)²`.
-//! With sublinear tf, `tf(1) = 1`: a feature that occurs once adds exactly `idf·w` to the
+//! Since `tf(1) = 1` (sublinear or raw), a feature that occurs once adds exactly `idf·w` to the
 //! sum and `idf²` to the squared norm. So a per-thread table keeps, for every word as
 //! written, the sums of `idf·w` (one per label) and of `idf²` over its features, and a
 //! segment costs one addition per word plus a correction for the few features that occur
@@ -28,7 +28,10 @@ use crate::vectorizer::{fx_hash, next_cache_owner, Coverage, Vectorizer, WordEnt
 const TABLE_MAX_WORDS: usize = 100_000;
 const TABLE_MAX_BYTES: usize = 64 << 20;
 
-/// Bytes of a record's header: key length, number of ids, flags (one `u32` each).
+/// A record's header: key length, number of ids, flags (one `u32` each, at these offsets).
+const KEY_LEN: usize = 0;
+const N_IDS: usize = 4;
+const FLAGS: usize = 8;
 const HEADER: usize = 12;
 const COUNTED: u32 = 1;
 const KNOWN: u32 = 2;
@@ -59,7 +62,7 @@ fn read_f32(bytes: &[u8], at: usize) -> f32 {
 #[inline]
 fn key_at(arena: &[u8], offset: u32) -> &[u8] {
     let start = offset as usize + HEADER;
-    &arena[start..start + read_u32(arena, offset as usize) as usize]
+    &arena[start..start + read_u32(arena, offset as usize + KEY_LEN) as usize]
 }
 
 impl WordTable {
@@ -194,13 +197,6 @@ impl Scorer {
                 vectorizer.dimension()
             )));
         }
-        if !vectorizer.config().sublinear_tf {
-            // The per-word sums rely on tf(1) = 1; raw counts would work too, but no
-            // shipped model uses them, so keep one path.
-            return Err(ModelError::Invalid(
-                "scoring needs sublinear tf (tfidf.sublinear_tf = true)".into(),
-            ));
-        }
         Ok(Self {
             wide_ids: vectorizer.dimension() > 1 << 16,
             vectorizer,
@@ -246,10 +242,10 @@ impl Scorer {
             let mut coverage = Coverage::default();
             for &offset in words.iter() {
                 let record = &table.arena[offset as usize..];
-                let flags = read_u32(record, 8);
+                let flags = read_u32(record, FLAGS);
                 coverage.tokens += flags & COUNTED;
                 coverage.known += (flags & KNOWN) >> 1;
-                let sums = HEADER + read_u32(record, 0) as usize;
+                let sums = HEADER + read_u32(record, KEY_LEN) as usize;
                 if k == 4 {
                     for (c, s) in four.iter_mut().enumerate() {
                         *s += read_f32(record, sums + 4 * c);
@@ -261,7 +257,7 @@ impl Scorer {
                 }
                 norm2 += read_f32(record, sums + 4 * k);
                 let ids = sums + 4 * (k + 1);
-                let n_ids = read_u32(record, 4) as usize;
+                let n_ids = read_u32(record, N_IDS) as usize;
                 let mut see = |id: u32| {
                     if std::mem::replace(&mut seen[id as usize], *segment) == *segment {
                         let extra = &mut extra[id as usize];
@@ -401,7 +397,7 @@ mod tests {
     }
 
     #[test]
-    fn any_number_of_labels_scores_the_same() {
+    fn any_number_of_labels_and_either_tf_scores_the_same() {
         use crate::text::PipelineConfig;
         use crate::vectorizer::TfIdfConfig;
         let train = [
@@ -409,9 +405,19 @@ mod tests {
             "استقبل الرئيس وفدا روسيا في دمشق",
             "تعقد الجولة الثامنة من المحادثات في جنيف",
         ];
-        for k in [1, 2, 3, 5, 9] {
-            let vectorizer =
-                Vectorizer::fit(PipelineConfig::default(), TfIdfConfig::default(), &train);
+        for (k, sublinear_tf) in [
+            (1, true),
+            (2, false),
+            (3, true),
+            (4, false),
+            (5, true),
+            (9, true),
+        ] {
+            let tfidf = TfIdfConfig {
+                sublinear_tf,
+                ..TfIdfConfig::default()
+            };
+            let vectorizer = Vectorizer::fit(PipelineConfig::default(), tfidf, &train);
             let n = vectorizer.dimension();
             let weights = (0..n * k).map(|i| (i % 11) as f32 / 7.0 - 0.7).collect();
             let labels = (0..k).map(|c| format!("label{c}")).collect();
