@@ -100,11 +100,13 @@ pub struct Classifier {
 impl Classifier {
     /// Loads a model file's bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
-        // Hashing (the model's version) and parsing are independent.
-        let (file, sha256) = rayon::join(
-            || ModelFile::from_bytes(bytes),
-            || crate::model::artifact::sha256_hex(bytes),
-        );
+        // Hashing (the model's version) and parsing are independent: hash on a short-lived
+        // thread (not rayon's global pool, which the server would otherwise never start).
+        let (file, sha256) = std::thread::scope(|scope| {
+            let sha256 = scope.spawn(|| crate::model::artifact::sha256_hex(bytes));
+            let file = ModelFile::from_bytes(bytes);
+            (file, sha256.join().expect("hashing does not panic"))
+        });
         Self::from_file(file?, sha256)
     }
 
