@@ -6,8 +6,11 @@
 //! the largest share; `topics` are the topic labels (never `other`) with a share of at
 //! least the threshold (20 % by default), largest first.
 
+use std::sync::{Arc, OnceLock};
+
 use rustc_hash::FxHashMap;
 
+use crate::embedding::WordVectors;
 use crate::error::{InputError, ModelError};
 use crate::model::{Calibration, ModelFile};
 use crate::scoring::Scorer;
@@ -17,6 +20,23 @@ use crate::OTHER;
 
 /// The model shipped in the binary (`models/tasnif.json`).
 pub const EMBEDDED_MODEL: &[u8] = include_bytes!("../models/tasnif.json");
+
+/// The embedded word vectors, parsed once per process and shared by every model that
+/// uses them.
+pub fn embedded_vectors() -> Result<Arc<WordVectors>, ModelError> {
+    static VECTORS: OnceLock<Arc<WordVectors>> = OnceLock::new();
+    if let Some(v) = VECTORS.get() {
+        return Ok(Arc::clone(v));
+    }
+    let v = Arc::new(WordVectors::embedded()?);
+    Ok(Arc::clone(VECTORS.get_or_init(|| v)))
+}
+
+/// A text is flagged out of domain when the model knows (has a vocabulary term or a word
+/// vector for) less than this share of its words — or less than the calibrated threshold,
+/// if that is higher. The flag informs; the probabilities come from the model, which
+/// learned what `other` looks like.
+pub const OUT_OF_DOMAIN_FLOOR: f32 = 0.5;
 
 /// Default minimum share for a topic.
 pub const DEFAULT_TOPIC_THRESHOLD: f32 = 0.2;
@@ -54,9 +74,11 @@ pub struct SegmentResult {
     pub coverage: Coverage,
 }
 
-/// A term's contribution to a label's score.
+/// A word's contribution to a label's score: everything the word brings (its word
+/// feature, its character n-grams, its vector), summed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Contribution {
+    /// The word as written in the text.
     pub term: String,
     pub contribution: f32,
 }
@@ -98,8 +120,17 @@ pub struct Classifier {
 }
 
 impl Classifier {
-    /// Loads a model file's bytes.
+    /// Loads a model file's bytes; a model with word vectors gets the embedded ones.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
+        Self::from_bytes_with(bytes, None)
+    }
+
+    /// Loads a model file's bytes with the given word vectors (the embedded ones if
+    /// `None` and the model needs vectors).
+    pub fn from_bytes_with(
+        bytes: &[u8],
+        vectors: Option<Arc<WordVectors>>,
+    ) -> Result<Self, ModelError> {
         // Hashing (the model's version) and parsing are independent: hash on a short-lived
         // thread (not rayon's global pool, which the server would otherwise never start).
         let (file, sha256) = std::thread::scope(|scope| {
@@ -107,7 +138,13 @@ impl Classifier {
             let file = ModelFile::from_bytes(bytes);
             (file, sha256.join().expect("hashing does not panic"))
         });
-        Self::from_file(file?, sha256)
+        let file = file?;
+        let vectors = match (&file.embedding, vectors) {
+            (None, _) => None,
+            (Some(_), Some(v)) => Some(v),
+            (Some(_), None) => Some(embedded_vectors()?),
+        };
+        Self::from_file(file, sha256, vectors)
     }
 
     /// The model embedded in the binary.
@@ -115,18 +152,30 @@ impl Classifier {
         Self::from_bytes(EMBEDDED_MODEL)
     }
 
-    /// Loads a model from disk.
+    /// Loads a model from disk (with the embedded vectors if it needs vectors).
     pub fn load(path: &std::path::Path) -> Result<Self, ModelError> {
+        Self::load_with(path, None)
+    }
+
+    /// Loads a model from disk with the given vectors.
+    pub fn load_with(
+        path: &std::path::Path,
+        vectors: Option<Arc<WordVectors>>,
+    ) -> Result<Self, ModelError> {
         let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
             path: path.display().to_string(),
             source,
         })?;
-        Self::from_bytes(&bytes)
+        Self::from_bytes_with(&bytes, vectors)
     }
 
-    fn from_file(mut file: ModelFile, sha256: String) -> Result<Self, ModelError> {
+    fn from_file(
+        mut file: ModelFile,
+        sha256: String,
+        vectors: Option<Arc<WordVectors>>,
+    ) -> Result<Self, ModelError> {
         // The inference parts move into the vectorizer and model; `file` keeps the metadata.
-        let (vectorizer, model, calibration) = file.take_parts()?;
+        let (vectorizer, model, calibration) = file.take_parts(vectors)?;
         let other = model.labels().iter().position(|l| l == OTHER);
         Ok(Self {
             scorer: Scorer::new(vectorizer, model)?,
@@ -165,6 +214,12 @@ impl Classifier {
 
     pub fn calibration(&self) -> &Calibration {
         &self.calibration
+    }
+
+    /// Coverage ratio under which a text is flagged out of domain
+    /// ([`OUT_OF_DOMAIN_FLOOR`] or the calibrated threshold, whichever is higher).
+    pub fn ood_threshold(&self) -> f32 {
+        self.calibration.ood_threshold.max(OUT_OF_DOMAIN_FLOOR)
     }
 
     /// Checks a text and cuts it to `max_chars` when allowed.
@@ -211,7 +266,7 @@ impl Classifier {
         let mut coverage = Coverage::default();
         let mut total = 0usize;
         let mut segments = Vec::with_capacity(spans.len());
-        let mut vectors = Vec::new();
+        let mut explained: Vec<(usize, &str)> = Vec::new();
         for span in spans {
             let segment_text = span.text(text);
             let mut scores = vec![0.0f32; k];
@@ -231,7 +286,7 @@ impl Classifier {
                 coverage: cov,
             });
             if options.explain_top_n > 0 {
-                vectors.push((len, self.vectorizer().transform_unsorted(segment_text).0));
+                explained.push((len, segment_text));
             }
         }
         // accept() guarantees an Arabic letter, hence at least one segment.
@@ -243,14 +298,14 @@ impl Classifier {
             .collect();
         topics.sort_by(|&a, &b| shares[b].total_cmp(&shares[a]));
         let explanations = if options.explain_top_n > 0 {
-            self.explain(&vectors, total, options.explain_top_n)
+            self.explain(&explained, total, options.explain_top_n)
         } else {
             Vec::new()
         };
         Ok(Article {
             primary,
             topics,
-            out_of_domain: coverage.ratio() < self.calibration.ood_threshold,
+            out_of_domain: coverage.ratio() < self.ood_threshold(),
             coverage,
             shares,
             segments,
@@ -260,42 +315,108 @@ impl Classifier {
         })
     }
 
-    /// Top terms per label, each term's contribution summed over segments weighted by
+    /// Top words per label, each word's contribution summed over segments weighted by
     /// their share of the text (exactly how the shares weigh the segments).
     fn explain(
         &self,
-        vectors: &[(usize, SparseVector)],
+        segments: &[(usize, &str)],
         total: f32,
         top_n: usize,
     ) -> Vec<Vec<Contribution>> {
         let k = self.labels().len();
-        let mut sums: FxHashMap<usize, Vec<f32>> = FxHashMap::default();
-        for (len, x) in vectors {
+        let mut sums: FxHashMap<String, Vec<f32>> = FxHashMap::default();
+        for (len, text) in segments {
             let w = *len as f32 / total;
-            for c in 0..k {
-                for (feature, value) in self.scorer.model().contributions(x, c) {
-                    sums.entry(feature).or_insert_with(|| vec![0.0; k])[c] += w * value;
+            for (word, contribution) in self.word_contributions(text) {
+                let sum = sums.entry(word).or_insert_with(|| vec![0.0; k]);
+                for (s, c) in sum.iter_mut().zip(contribution) {
+                    *s += w * c;
                 }
             }
         }
         (0..k)
             .map(|c| {
-                let mut terms: Vec<(usize, f32)> = sums
+                let mut terms: Vec<(&String, f32)> = sums
                     .iter()
-                    .map(|(&f, v)| (f, v[c]))
+                    .map(|(word, v)| (word, v[c]))
                     .filter(|(_, v)| *v > 0.0)
                     .collect();
-                terms.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                terms.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
                 terms
                     .into_iter()
                     .take(top_n)
-                    .map(|(f, v)| Contribution {
-                        term: self.vectorizer().terms()[f].clone(),
+                    .map(|(word, v)| Contribution {
+                        term: word.clone(),
                         contribution: v,
                     })
                     .collect()
             })
             .collect()
+    }
+
+    /// Every distinct word of a segment (as written) and its contribution to each label's
+    /// raw score; they add up, with the bias, to the segment's raw scores. A feature that
+    /// occurs n times is shared equally by its n occurrences; a word's vector part is its
+    /// share of the mean vector's score.
+    pub fn word_contributions(&self, text: &str) -> Vec<(String, Vec<f32>)> {
+        let k = self.labels().len();
+        let vectorizer = self.vectorizer();
+        let model = self.scorer.model();
+        let idf = vectorizer.idf();
+        let mut buf = String::new();
+        let mut words: Vec<(&str, crate::vectorizer::WordEntry)> = Vec::new();
+        crate::text::tokenize::for_each_raw_word(text, |raw| {
+            words.push((raw, vectorizer.analyze_raw_word(raw, &mut buf)));
+        });
+        let mut counts: FxHashMap<u32, u32> = FxHashMap::default();
+        let mut vweight = 0.0f32;
+        for (_, e) in &words {
+            for &id in e.ids.iter() {
+                *counts.entry(id).or_default() += 1;
+            }
+            if let (Some(row), Some(emb)) = (e.vector, vectorizer.embedding()) {
+                vweight += emb.vectors.idf(row);
+            }
+        }
+        let norm = counts
+            .iter()
+            .map(|(&id, &n)| (vectorizer.tf(n) * idf[id as usize]).powi(2))
+            .sum::<f32>()
+            .sqrt();
+        let mut out: Vec<(String, Vec<f32>)> = Vec::new();
+        let mut index: FxHashMap<&str, usize> = FxHashMap::default();
+        for (raw, e) in &words {
+            let mut c = vec![0.0f32; k];
+            if norm > 0.0 {
+                for &id in e.ids.iter() {
+                    let n = counts[&id];
+                    let x = vectorizer.tf(n) * idf[id as usize] / norm / n as f32;
+                    for (c, w) in c.iter_mut().zip(model.row(id as usize)) {
+                        *c += x * w;
+                    }
+                }
+            }
+            if let (Some(row), Some(emb)) = (e.vector, vectorizer.embedding()) {
+                let share = emb.scale * emb.vectors.idf(row) / vweight;
+                let base = vectorizer.vocabulary_len();
+                for (d, x) in emb.vectors.vector(row).enumerate() {
+                    for (c, w) in c.iter_mut().zip(model.row(base + d)) {
+                        *c += share * x * w;
+                    }
+                }
+            }
+            if c.iter().all(|v| *v == 0.0) {
+                continue;
+            }
+            let i = *index.entry(raw).or_insert_with(|| {
+                out.push((raw.to_string(), vec![0.0; k]));
+                out.len() - 1
+            });
+            for (s, v) in out[i].1.iter_mut().zip(c) {
+                *s += v;
+            }
+        }
+        out
     }
 
     /// The TF-IDF vector of a whole text.
@@ -433,6 +554,49 @@ mod tests {
         }
         let military = c.labels().iter().position(|l| l == "military").unwrap();
         assert!(!a.explanations[military].is_empty());
+    }
+
+    #[test]
+    fn word_contributions_add_up_to_the_scores_and_name_words_as_written() {
+        let c = classifier();
+        for text in [
+            "سيطر الجيش السوري على مدينة البوكمال بعد اشتباكات عنيفة مع مسلحي داعش",
+            "المفاوضات المفاوضات في جنيف وجنيف، والمفاوضين",
+            "قصفت الطائرات الحربية مواقع المسلحين",
+        ] {
+            let mut raw = vec![0.0f32; c.labels().len()];
+            c.scorer().scores(text, &mut raw);
+            let words = c.word_contributions(text);
+            for (label, score) in raw.iter().enumerate() {
+                let sum: f32 = words.iter().map(|(_, v)| v[label]).sum();
+                let bias = c.scorer().model().bias()[label];
+                assert!(
+                    (sum + bias - score).abs() < 1e-3,
+                    "{text}: {sum} + {bias} vs {score}"
+                );
+            }
+            // Every explained term is a word of the text as written, never a feature id.
+            assert!(words
+                .iter()
+                .all(|(w, _)| text.contains(w.as_str()) && !w.contains(':')));
+        }
+    }
+
+    #[test]
+    fn words_the_seeds_never_used_are_understood_through_their_vectors() {
+        let c = classifier();
+        let label = |text: &str| {
+            let a = c.classify(text, &Options::default()).unwrap();
+            (c.labels()[a.primary].clone(), a.shares[a.primary])
+        };
+        // Warplanes shelled the militants' positions: no word of it is in the seeds.
+        let (military, p) = label("قصفت الطائرات الحربية مواقع المسلحين");
+        assert_eq!(military, "military");
+        // Calibrated: a five-word sentence is never certain.
+        assert!(p < 0.995, "{p}");
+        // A football result is `other` because the model learned what `other` looks like.
+        let (sport, _) = label("فاز الفريق بثلاثة أهداف في المباراة النهائية للبطولة");
+        assert_eq!(sport, OTHER);
     }
 
     #[test]

@@ -11,7 +11,11 @@ use serde::Serialize;
 
 use crate::batch::{classify_jsonl, ArticleJson, JsonlReader};
 use crate::classifier::{Classifier, Options};
+use std::sync::Arc;
+
 use crate::data::{read_articles, read_segments, LabelledText};
+use crate::embedding::train::{Trainer, TrainerConfig};
+use crate::embedding::WordVectors;
 use crate::eval::{set_f1, Metrics};
 use crate::model::{self, train, Algorithm, TrainConfig};
 use crate::service::ServeArgs;
@@ -42,6 +46,8 @@ pub enum Command {
     Vectorize(VectorizeArgs),
     /// Compare pipeline and model configurations by leave-one-article-out CV.
     Tune(TuneArgs),
+    /// Learn word vectors from an unlabelled corpus and write the vectors file.
+    Vectors(VectorsArgs),
 }
 
 /// Selects the model: the embedded one unless a path is given.
@@ -50,22 +56,54 @@ pub struct ModelArg {
     /// Model file to load instead of the one embedded in the binary.
     #[arg(long, env = "TASNIF_MODEL")]
     pub model: Option<PathBuf>,
+    /// Word vectors for a --model trained with other vectors than the embedded ones.
+    #[arg(long, env = "TASNIF_VECTORS", requires = "model")]
+    pub vectors: Option<PathBuf>,
 }
 
 impl ModelArg {
     pub fn load(&self) -> Result<Classifier> {
+        let vectors = self
+            .vectors
+            .as_deref()
+            .map(WordVectors::load)
+            .transpose()?
+            .map(Arc::new);
         Ok(match &self.model {
-            Some(path) => Classifier::load(path)?,
+            Some(path) => Classifier::load_with(path, vectors)?,
             None => Classifier::embedded()?,
         })
     }
 }
 
-#[derive(Debug, Args)]
-pub struct TrainArgs {
+/// What a model is trained from, besides its settings.
+#[derive(Debug, Args, Clone)]
+pub struct TrainInputs {
     /// Labelled segments (TSV with `doc`, `label`, `text`).
     #[arg(long, default_value = "seeds/labels.tsv")]
     pub data: PathBuf,
+    /// Word vectors (`tasnif vectors`).
+    #[arg(long, default_value = "models/vectors.bin")]
+    pub vectors: PathBuf,
+    /// The unlabelled corpus the `other` examples are taken from.
+    #[arg(long, default_value = crate::corpus::DEFAULT_CORPUS)]
+    pub corpus: PathBuf,
+}
+
+impl Default for TrainInputs {
+    fn default() -> Self {
+        Self {
+            data: "seeds/labels.tsv".into(),
+            vectors: "models/vectors.bin".into(),
+            corpus: crate::corpus::DEFAULT_CORPUS.into(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub inputs: TrainInputs,
     /// Where to write the model file.
     #[arg(long, default_value = "models/tasnif.json")]
     pub out: PathBuf,
@@ -87,6 +125,12 @@ pub struct EvalArgs {
     /// Training data for --cv.
     #[arg(long, default_value = "seeds/labels.tsv")]
     pub train_data: PathBuf,
+    /// Word vectors for --cv.
+    #[arg(long, default_value = "models/vectors.bin")]
+    pub train_vectors: PathBuf,
+    /// Corpus for --cv's `other` examples.
+    #[arg(long, default_value = crate::corpus::DEFAULT_CORPUS)]
+    pub corpus: PathBuf,
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
@@ -123,11 +167,41 @@ pub struct VectorizeArgs {
 
 #[derive(Debug, Args)]
 pub struct TuneArgs {
-    #[arg(long, default_value = "seeds/labels.tsv")]
-    pub data: PathBuf,
+    #[command(flatten)]
+    pub inputs: TrainInputs,
+    /// Other vectors files to compare (trainers, sizes) at the chosen settings.
+    #[arg(long)]
+    pub compare_vectors: Vec<PathBuf>,
     /// Also print macro-F1 on this labelled file (for the record; selection is by CV only).
     #[arg(long)]
     pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VectorsArgs {
+    /// The corpus: JSON lines (optionally zstd-compressed) with a `text` field.
+    #[arg(long, default_value = crate::corpus::DEFAULT_CORPUS)]
+    pub corpus: PathBuf,
+    /// Where to write the vectors file.
+    #[arg(long, default_value = "models/vectors.bin")]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value_t = Trainer::PpmiSvd)]
+    pub trainer: Trainer,
+    /// Vector dimensions.
+    #[arg(long, default_value_t = TrainerConfig::default().dims)]
+    pub dims: usize,
+    /// Keep this many most frequent words.
+    #[arg(long, default_value_t = TrainerConfig::default().vocabulary)]
+    pub vocabulary: usize,
+    /// Context window, words each side.
+    #[arg(long, default_value_t = TrainerConfig::default().window)]
+    pub window: usize,
+    /// PPMI-SVD: exponent p of the singular values in U·Σ^p.
+    #[arg(long, default_value_t = TrainerConfig::default().eig_power)]
+    pub eig_power: f64,
+    /// The fastText binary (for --trainer fast-text).
+    #[arg(long, default_value = "fasttext")]
+    pub fasttext: PathBuf,
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -138,6 +212,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Classify(args) => classify_cmd(&args),
         Command::Vectorize(args) => vectorize_cmd(&args),
         Command::Tune(args) => tune_cmd(&args),
+        Command::Vectors(args) => vectors_cmd(&args),
     }
 }
 
@@ -161,10 +236,48 @@ pub fn read_input(path: &Path) -> Result<String> {
     Ok(text)
 }
 
-/// Trains `config` on a data file; the whole of `tasnif train`.
-pub fn train_model(config: &TrainConfig, data: &Path, progress: bool) -> Result<model::ModelFile> {
+/// The `other` examples `config` asks for, from the corpus (none if it asks for none).
+pub fn other_from_corpus(
+    config: &TrainConfig,
+    corpus: &Path,
+) -> Result<Option<model::OtherFromCorpus>> {
+    if config.other.count == 0 {
+        return Ok(None);
+    }
+    if !corpus.is_file() {
+        bail!(
+            "the corpus {} is not there; `other` examples come from it (pass --corpus FILE)",
+            corpus.display()
+        );
+    }
+    let examples = crate::corpus::other_examples(corpus, &config.other)?;
+    let corpus_sha256 = crate::corpus::for_each_article(corpus, |_| {})?;
+    Ok(Some(model::OtherFromCorpus {
+        corpus: corpus.to_string_lossy().replace('\\', "/"),
+        corpus_sha256,
+        examples,
+    }))
+}
+
+/// Loads the vectors `config` uses (none when its vector scale is 0).
+pub fn vectors_for(config: &TrainConfig, path: &Path) -> Result<Option<Arc<WordVectors>>> {
+    if config.vector_scale <= 0.0 {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(WordVectors::load(path)?)))
+}
+
+/// Trains `config` from its inputs; the whole of `tasnif train`.
+pub fn train_model(
+    config: &TrainConfig,
+    inputs: &TrainInputs,
+    progress: bool,
+) -> Result<model::ModelFile> {
+    let data = inputs.data.as_path();
     let bytes = std::fs::read(data).with_context(|| format!("cannot read {}", data.display()))?;
     let segments = read_segments(data)?;
+    let other = other_from_corpus(config, &inputs.corpus)?;
+    let vectors = vectors_for(config, &inputs.vectors)?;
     let docs = {
         let mut d: Vec<&str> = segments.iter().map(|s| s.doc.as_str()).collect();
         d.sort_unstable();
@@ -183,13 +296,57 @@ pub fn train_model(config: &TrainConfig, data: &Path, progress: bool) -> Result<
     bar.set_message("cross-validating");
     // Paths are recorded with forward slashes so the file does not depend on the OS.
     let name = data.to_string_lossy().replace('\\', "/");
-    let file = model::build(config, &segments, &name, &bytes, &|| bar.inc(1))?;
+    let training = model::TrainingData {
+        segments: &segments,
+        data_name: &name,
+        data_bytes: &bytes,
+        other,
+        vectors,
+    };
+    let file = model::build(config, &training, &|| bar.inc(1))?;
     bar.finish_and_clear();
     Ok(file)
 }
 
+fn vectors_cmd(args: &VectorsArgs) -> Result<()> {
+    let config = TrainerConfig {
+        trainer: args.trainer,
+        dims: args.dims,
+        vocabulary: args.vocabulary,
+        window: args.window,
+        eig_power: args.eig_power,
+        ..TrainerConfig::default()
+    };
+    let started = std::time::Instant::now();
+    let vectors = crate::embedding::train::train(
+        &args.corpus,
+        crate::text::PipelineConfig::default(),
+        &config,
+        &args.fasttext,
+    )?;
+    let bytes = vectors.to_bytes();
+    if let Some(dir) = args.out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.out, &bytes)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    let p = &vectors.header().provenance;
+    eprintln!(
+        "wrote {} ({} bytes, {} words × {} dims) from {} articles, {} tokens in {:.1} s; sha256 {}",
+        args.out.display(),
+        bytes.len(),
+        vectors.len(),
+        vectors.dims(),
+        p.articles,
+        p.tokens,
+        started.elapsed().as_secs_f64(),
+        vectors.sha256()
+    );
+    Ok(())
+}
+
 fn train_cmd(args: &TrainArgs) -> Result<()> {
-    let file = train_model(&TrainConfig::default(), &args.data, true)?;
+    let file = train_model(&TrainConfig::default(), &args.inputs, true)?;
     let bytes = file.to_bytes();
     if let Some(dir) = args.out.parent() {
         std::fs::create_dir_all(dir)?;
@@ -256,7 +413,12 @@ struct ArticleRow {
 
 fn eval_cmd(args: &EvalArgs) -> Result<()> {
     if args.cv {
-        let (labels, cv) = cross_validate_file(&TrainConfig::default(), &args.train_data)?;
+        let inputs = TrainInputs {
+            data: args.train_data.clone(),
+            vectors: args.train_vectors.clone(),
+            corpus: args.corpus.clone(),
+        };
+        let (labels, cv) = cross_validate_inputs(&TrainConfig::default(), &inputs)?;
         let calibration = model::Calibration::fit(&cv, &labels);
         return print_metrics(
             &calibration.score(&cv, &labels),
@@ -290,14 +452,17 @@ fn eval_cmd(args: &EvalArgs) -> Result<()> {
     bail!("tell eval what to score: --data FILE, --articles FILE or --cv")
 }
 
-/// Leave-one-article-out CV of `config` on a segment file; returns the labels and the
+/// Leave-one-article-out CV of `config` on its inputs; returns the labels and the
 /// out-of-fold predictions.
-fn cross_validate_file(
+fn cross_validate_inputs(
     config: &TrainConfig,
-    data: &Path,
+    inputs: &TrainInputs,
 ) -> Result<(Vec<String>, train::CrossValidation)> {
-    let (labels, examples) = model::examples(&read_segments(data)?)?;
-    let cv = train::cross_validate(config, &labels, &examples)?;
+    let other = other_from_corpus(config, &inputs.corpus)?.unwrap_or_default();
+    let (labels, examples) =
+        model::examples_with_other(&read_segments(&inputs.data)?, &other.examples)?;
+    let vectors = vectors_for(config, &inputs.vectors)?;
+    let cv = train::cross_validate(config, &labels, &examples, vectors.as_ref())?;
     Ok((labels, cv))
 }
 
@@ -387,11 +552,11 @@ fn vectorize_cmd(args: &VectorizeArgs) -> Result<()> {
     let classifier = args.model.load()?;
     let text = read_input(&args.file)?;
     let v = classifier.vectorize(&text, &Options::default())?;
-    let terms = classifier.vectorizer().terms();
+    let vectorizer = classifier.vectorizer();
     let mut out = BufWriter::new(std::io::stdout().lock());
     writeln!(out, "term\tindex\tweight")?;
     for (i, w) in v.vector.iter() {
-        writeln!(out, "{}\t{}\t{:.6}", terms[i], i, w)?;
+        writeln!(out, "{}\t{}\t{:.6}", vectorizer.feature_name(i), i, w)?;
     }
     writeln!(
         out,
@@ -404,10 +569,131 @@ fn vectorize_cmd(args: &VectorizeArgs) -> Result<()> {
     Ok(out.flush()?)
 }
 
+/// One configuration scored for `tasnif tune`.
+struct TuneRow {
+    cv: Metrics,
+    report: Option<Metrics>,
+}
+
+/// Scores `config` by leave-one-article-out CV on the seeds plus every example of
+/// `others` (each in its fold), training on the first `config.other.count` of them only:
+/// settings that train on different data are scored on the same examples.
+fn tune_row(
+    config: &TrainConfig,
+    segments: &[LabelledText],
+    others: &[crate::corpus::OtherExample],
+    vectors: Option<&Arc<WordVectors>>,
+    report: Option<&[LabelledText]>,
+) -> Result<TuneRow> {
+    let (labels, mut examples) = model::examples_with_other(segments, others)?;
+    let n_seeds = segments.len();
+    for (i, e) in examples.iter_mut().enumerate().skip(n_seeds) {
+        e.train = i - n_seeds < config.other.count;
+    }
+    let vectors = vectors.filter(|_| config.vector_scale > 0.0);
+    let cv = train::cross_validate(config, &labels, &examples, vectors)?;
+    let calibration = model::Calibration::fit(&cv, &labels);
+    let metrics = calibration.score(&cv, &labels);
+    let report = match report {
+        None => None,
+        Some(rows) => {
+            let (vectorizer, fitted) = train::fit(config, &labels, &examples, vectors)?;
+            let data = model::TrainingData {
+                segments,
+                data_name: "tune",
+                data_bytes: b"",
+                other: None,
+                vectors: vectors.cloned(),
+            };
+            let file = model::assemble(
+                config,
+                &data,
+                cv.folds,
+                &metrics,
+                calibration,
+                &vectorizer,
+                &fitted,
+            );
+            let classifier = Classifier::from_bytes_with(&file.to_bytes(), vectors.cloned())?;
+            Some(evaluate_segments(&classifier, rows)?)
+        }
+    };
+    Ok(TuneRow {
+        cv: metrics,
+        report,
+    })
+}
+
 fn tune_cmd(args: &TuneArgs) -> Result<()> {
-    let segments = read_segments(&args.data)?;
+    let segments = read_segments(&args.inputs.data)?;
     let report = args.report.as_deref().map(read_segments).transpose()?;
+    let report = report.as_deref();
     let base = TrainConfig::default();
+    let vectors = Arc::new(WordVectors::load(&args.inputs.vectors)?);
+    // Every row is scored on the same `other` examples: the most any row trains on.
+    const MOST_OTHER: usize = 80;
+    let all_other = crate::corpus::other_examples(
+        &args.inputs.corpus,
+        &crate::corpus::OtherRule {
+            count: MOST_OTHER,
+            ..base.other
+        },
+    )?;
+    let header = || {
+        println!(
+            "{:<40} {:>7} {:>7} {:>7} {:>8} {:>8}",
+            "configuration", "cv_acc", "cv_mF1", "cv_top3", "rep_mF1", "rep_othF1"
+        )
+    };
+    let print = |name: &str, row: &TuneRow| {
+        let (rep, other) = match &row.report {
+            Some(m) => (
+                format!("{:>8.3}", m.macro_f1),
+                format!(
+                    "{:>8.3}",
+                    m.per_label
+                        .iter()
+                        .find(|l| l.label == crate::OTHER)
+                        .map_or(0.0, |l| l.f1)
+                ),
+            ),
+            None => (String::new(), String::new()),
+        };
+        println!(
+            "{name:<40} {:>7.3} {:>7.3} {:>7.3} {rep} {other}",
+            row.cv.accuracy, row.cv.macro_f1, row.cv.macro_f1_topics
+        );
+    };
+    println!(
+        "Leave-one-article-out CV on the {} seed segments + {MOST_OTHER} held-out corpus `other` examples \
+         (rows train on the first N of them); rep_* on the report file, for the record only.\n",
+        segments.len()
+    );
+    header();
+    let lr = |alpha| Algorithm::LogisticRegression {
+        alpha,
+        max_iterations: 200,
+    };
+    let mut best: Option<(f64, String, TrainConfig)> = None;
+    for scale in [0.0f32, 1.0, 2.0, 4.0] {
+        for count in [0usize, 10, 20, 40, 80] {
+            for alpha in [0.01, 0.03, 0.1] {
+                let mut c = base;
+                c.vector_scale = scale;
+                c.other.count = count;
+                c.algorithm = lr(alpha);
+                let name = format!("vectors x{scale} other {count:>2} lr a={alpha}");
+                let row = tune_row(&c, &segments, &all_other, Some(&vectors), report)?;
+                print(&name, &row);
+                if best.as_ref().is_none_or(|b| row.cv.macro_f1 > b.0 + 1e-9) {
+                    best = Some((row.cv.macro_f1, name, c));
+                }
+            }
+        }
+    }
+    let (_, best_name, best) = best.expect("the grid is not empty");
+    println!("\nbest by cv_mF1: {best_name}\n");
+    header();
     let features = |words, stems, cmin, cmax| FeatureConfig {
         stop_words: true,
         words,
@@ -415,90 +701,43 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
         char_ngram_min: cmin,
         char_ngram_max: cmax,
     };
-    let mut grid: Vec<(String, TrainConfig)> = Vec::new();
-    let feature_sets = [
+    for (fname, f) in [
         ("words", features(true, false, 0, 0)),
-        ("words+stems", features(true, true, 0, 0)),
-        ("stems", features(false, true, 0, 0)),
-        ("words+char2-4", features(true, false, 2, 4)),
         ("words+stems+char3-5", features(true, true, 3, 5)),
-        ("words+char3-5", features(true, false, 3, 5)),
-        ("char2-5", features(false, false, 2, 5)),
-    ];
-    let lr = |alpha| Algorithm::LogisticRegression {
-        alpha,
-        max_iterations: 200,
-    };
-    let algorithms = [
-        ("lr a=0.03", lr(0.03)),
-        ("lr a=0.1", lr(0.1)),
-        ("lr a=0.3", lr(0.3)),
-        ("lr a=1", lr(1.0)),
-        ("nb a=0.03", Algorithm::NaiveBayes { alpha: 0.03 }),
-        ("nb a=0.1", Algorithm::NaiveBayes { alpha: 0.1 }),
-        ("nb a=1", Algorithm::NaiveBayes { alpha: 1.0 }),
-    ];
-    for (fname, f) in feature_sets {
-        for (aname, a) in algorithms {
-            let mut c = base;
-            c.pipeline.features = f;
-            c.algorithm = a;
-            grid.push((format!("{fname:<20} {aname}"), c));
-        }
-    }
-    for (name, flag) in [
-        ("no teh-marbuta→ha", 0),
-        ("no alef-maqsura→ya", 1),
-        ("no alef unification", 2),
-        ("keep diacritics", 3),
-        ("keep stop words", 4),
-        ("min_df 2", 5),
+        ("words+char2-4", features(true, false, 2, 4)),
     ] {
-        let mut c = base;
-        match flag {
-            0 => c.pipeline.normalizer.teh_marbuta_to_ha = false,
-            1 => c.pipeline.normalizer.alef_maqsura_to_ya = false,
-            2 => c.pipeline.normalizer.unify_alef = false,
-            3 => c.pipeline.normalizer.strip_diacritics = false,
-            4 => c.pipeline.features.stop_words = false,
-            _ => c.tfidf.min_df = 2,
-        }
-        grid.push((format!("default, {name}"), c));
-    }
-    let (labels, cv) = cross_validate_file(&base, &args.data)?;
-    let fitted = model::Calibration::fit(&cv, &labels);
-    println!(
-        "out-of-domain threshold sweep (default configuration, temperature {}):",
-        fitted.temperature
-    );
-    println!("{:>9} {:>8} {:>8}", "threshold", "cv_acc", "cv_mF1");
-    for step in 0..=18 {
-        let c = model::Calibration {
-            ood_threshold: step as f32 * 0.05,
-            ..fitted
-        };
-        let m = c.score(&cv, &labels);
-        println!(
-            "{:>9.2} {:>8.3} {:>8.3}",
-            c.ood_threshold, m.accuracy, m.macro_f1
+        let mut c = best;
+        c.pipeline.features = f;
+        print(
+            &format!("best, features {fname}"),
+            &tune_row(&c, &segments, &all_other, Some(&vectors), report)?,
         );
     }
-    println!("chosen: {:.2}\n", fitted.ood_threshold);
-    println!(
-        "{:<36} {:>8} {:>8} {:>10}",
-        "configuration", "cv_acc", "cv_mF1", "report_mF1"
-    );
-    for (name, config) in grid {
-        let file = model::build(&config, &segments, "tune", b"", &|| {})?;
-        let cv = &file.training.cross_validation;
-        let rep = match &report {
-            Some(rows) => {
-                let classifier = Classifier::from_bytes(&file.to_bytes())?;
-                format!("{:>10.3}", evaluate_segments(&classifier, rows)?.macro_f1)
+    println!("\nvocabulary size of the vectors (best settings otherwise):");
+    header();
+    for n in [2_000, 5_000, 10_000, 20_000, 30_000, 50_000, 100_000] {
+        if n > vectors.len() {
+            continue;
+        }
+        let v = Arc::new(vectors.truncated(n)?);
+        print(
+            &format!("top {n} words"),
+            &tune_row(&best, &segments, &all_other, Some(&v), report)?,
+        );
+    }
+    if !args.compare_vectors.is_empty() {
+        println!("\nother vectors files (best settings otherwise):");
+        header();
+        for path in &args.compare_vectors {
+            let v = Arc::new(WordVectors::load(path)?);
+            for n in [10_000, 30_000] {
+                let t = Arc::new(v.truncated(n)?);
+                print(
+                    &format!("{} top {n}", path.display()),
+                    &tune_row(&best, &segments, &all_other, Some(&t), report)?,
+                );
             }
-            None => String::new(),
-        };
-        println!("{name:<36} {:>8.3} {:>8.3} {rep}", cv.accuracy, cv.macro_f1);
+        }
     }
     Ok(())
 }

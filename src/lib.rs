@@ -21,7 +21,9 @@
 pub mod batch;
 pub mod classifier;
 pub mod cli;
+pub mod corpus;
 pub mod data;
+pub mod embedding;
 pub mod error;
 pub mod eval;
 pub mod model;

@@ -12,6 +12,12 @@
 //! scoring [`Vectorizer::transform`]'s vector with [`LinearModel::scores`] up to float
 //! rounding (a test checks it).
 //!
+//! Word vectors add `scale · Σ idf_w·(W_v·v_w) / Σ idf_w` (the vector part of the model,
+//! `W_v`, applied to the idf-weighted mean of the words' vectors): linear in each word,
+//! so each record also keeps the word's `idf·scale·W_v·v` (one per label) and its `idf`,
+//! and the vectors cost a segment one more small addition per word, never a loop over
+//! the dimensions.
+//!
 //! A segment is scored in two passes: find every word's record, then add the records up.
 //! The lookups of the first pass do not depend on one another, so the processor overlaps
 //! their memory accesses.
@@ -37,7 +43,8 @@ const COUNTED: u32 = 1;
 const KNOWN: u32 = 2;
 
 /// For every word seen, as written, one record in a byte arena — header, the word's bytes
-/// (the key), `Σ idf·w` per label and `Σ idf²` over its features (`f32`), then its
+/// (the key), `Σ idf·w` per label and `Σ idf²` over its features, its vector part per
+/// label and its vector weight (`f32`: 2k + 2 of them), then its
 /// feature ids (`u16` when the vocabulary allows, else `u32`) — found through a hash table of arena offsets. One record in one
 /// place makes a lookup about one cache miss, where a map of owned strings and boxed
 /// slices cost four.
@@ -238,6 +245,9 @@ impl Scorer {
             scores.fill(0.0);
             // The shipped model's four labels add up in registers; other counts in `scores`.
             let mut four = [0.0f32; 4];
+            let mut vfour = [0.0f32; 4];
+            let mut vector = vec![0.0f32; if k == 4 { 0 } else { k }];
+            let mut vweight = 0.0f32;
             let mut norm2 = 0.0f32;
             let mut coverage = Coverage::default();
             for &offset in words.iter() {
@@ -246,17 +256,25 @@ impl Scorer {
                 coverage.tokens += flags & COUNTED;
                 coverage.known += (flags & KNOWN) >> 1;
                 let sums = HEADER + read_u32(record, KEY_LEN) as usize;
+                let vsums = sums + 4 * (k + 1);
                 if k == 4 {
                     for (c, s) in four.iter_mut().enumerate() {
                         *s += read_f32(record, sums + 4 * c);
+                    }
+                    for (c, s) in vfour.iter_mut().enumerate() {
+                        *s += read_f32(record, vsums + 4 * c);
                     }
                 } else {
                     for (c, s) in scores.iter_mut().enumerate() {
                         *s += read_f32(record, sums + 4 * c);
                     }
+                    for (c, s) in vector.iter_mut().enumerate() {
+                        *s += read_f32(record, vsums + 4 * c);
+                    }
                 }
                 norm2 += read_f32(record, sums + 4 * k);
-                let ids = sums + 4 * (k + 1);
+                vweight += read_f32(record, vsums + 4 * k);
+                let ids = sums + 4 * (2 * k + 2);
                 let n_ids = read_u32(record, N_IDS) as usize;
                 let mut see = |id: u32| {
                     if std::mem::replace(&mut seen[id as usize], *segment) == *segment {
@@ -284,6 +302,18 @@ impl Scorer {
             }
             norm2 += self.correct_repeats(repeats, extra, scores);
             self.model.finish(scores, norm2.max(0.0).sqrt());
+            if vweight > 0.0 {
+                let inv = 1.0 / vweight;
+                if k == 4 {
+                    for (s, v) in scores.iter_mut().zip(&vfour) {
+                        *s += v * inv;
+                    }
+                } else {
+                    for (s, v) in scores.iter_mut().zip(&vector) {
+                        *s += v * inv;
+                    }
+                }
+            }
             coverage
         })
     }
@@ -309,19 +339,32 @@ impl Scorer {
         norm2
     }
 
-    /// What the table records of a word not seen before: its features, and the sums of
-    /// `idf·w` per label and of `idf²` over them.
+    /// What the table records of a word not seen before: its features, the sums of
+    /// `idf·w` per label and of `idf²` over them, and its vector part (`idf·scale·W_v·v`
+    /// per label, and `idf`; zeros without a vector).
     fn score_word(&self, raw: &str, buf: &mut String) -> (WordEntry, Vec<f32>) {
         let entry = self.vectorizer.analyze_raw_word(raw, buf);
         let k = self.model.labels().len();
         let idf = self.vectorizer.idf();
-        let mut sums = vec![0.0f64; k + 1];
+        let mut sums = vec![0.0f64; 2 * k + 2];
         for &id in entry.ids.iter() {
             let idf = f64::from(idf[id as usize]);
             for (s, w) in sums.iter_mut().zip(self.model.row(id as usize)) {
                 *s += idf * f64::from(*w);
             }
             sums[k] += idf * idf;
+        }
+        if let (Some(row), Some(e)) = (entry.vector, self.vectorizer.embedding()) {
+            let idf = f64::from(e.vectors.idf(row));
+            let base = self.vectorizer.vocabulary_len();
+            let scale = f64::from(e.scale);
+            for (d, x) in e.vectors.vector(row).enumerate() {
+                let w = self.model.row(base + d);
+                for (s, w) in sums[k + 1..2 * k + 1].iter_mut().zip(w) {
+                    *s += idf * scale * f64::from(x) * f64::from(*w);
+                }
+            }
+            sums[2 * k + 1] = idf;
         }
         (entry, sums.into_iter().map(|s| s as f32).collect())
     }
@@ -336,7 +379,7 @@ mod tests {
     fn scorer() -> Scorer {
         let (vectorizer, model, _) = ModelFile::from_bytes(EMBEDDED_MODEL)
             .unwrap()
-            .take_parts()
+            .take_parts(Some(crate::classifier::embedded_vectors().unwrap()))
             .unwrap();
         Scorer::new(vectorizer, model).unwrap()
     }
@@ -405,19 +448,53 @@ mod tests {
             "استقبل الرئيس وفدا روسيا في دمشق",
             "تعقد الجولة الثامنة من المحادثات في جنيف",
         ];
-        for (k, sublinear_tf) in [
+        // Word vectors for some of the words (keys are normalized, clitic-stripped).
+        let vectors = std::sync::Arc::new(
+            crate::embedding::WordVectors::from_float(
+                PipelineConfig::default(),
+                crate::embedding::Provenance {
+                    corpus: "test".into(),
+                    corpus_sha256: String::new(),
+                    articles: 0,
+                    tokens: 0,
+                    trainer: crate::embedding::train::TrainerConfig::default(),
+                },
+                ["جيش", "محادثات", "رييس", "مدينه", "دبابه"]
+                    .map(String::from)
+                    .to_vec(),
+                vec![1.0, 2.0, 1.5, 3.0, 2.5],
+                &[
+                    vec![1.0, 0.0, 2.0],
+                    vec![0.0, 1.0, -1.0],
+                    vec![0.5, 0.5, 0.5],
+                    vec![-1.0, 2.0, 0.0],
+                    vec![2.0, 0.0, 1.0],
+                ],
+            )
+            .unwrap(),
+        );
+        for ((k, sublinear_tf), with_vectors) in [
             (1, true),
             (2, false),
             (3, true),
             (4, false),
             (5, true),
             (9, true),
-        ] {
+        ]
+        .into_iter()
+        .flat_map(|c| [(c, false), (c, true)])
+        {
             let tfidf = TfIdfConfig {
                 sublinear_tf,
                 ..TfIdfConfig::default()
             };
-            let vectorizer = Vectorizer::fit(PipelineConfig::default(), tfidf, &train);
+            let embedding = with_vectors.then(|| crate::vectorizer::Embedding {
+                vectors: vectors.clone(),
+                scale: 2.0,
+            });
+            let vectorizer = Vectorizer::fit(PipelineConfig::default(), tfidf, &train)
+                .with_embedding(embedding)
+                .unwrap();
             let n = vectorizer.dimension();
             let weights = (0..n * k).map(|i| (i % 11) as f32 / 7.0 - 0.7).collect();
             let labels = (0..k).map(|c| format!("label{c}")).collect();
@@ -428,6 +505,14 @@ mod tests {
                 .chain(&["الجيش والجيش في المحادثات، والمحادثات مع الرئيس"])
             {
                 assert_same_as_two_steps(&scorer, text);
+            }
+            if with_vectors {
+                // The vector part is there: a word known only by its vector moves scores.
+                let (x, cov) = scorer.vectorizer().transform("والدبابة");
+                assert_eq!((cov.known, cov.tokens), (1, 1));
+                let base = scorer.vectorizer().vocabulary_len() as u32;
+                assert_eq!(x.indices.iter().filter(|&&i| i >= base).count(), 3);
+                assert_same_as_two_steps(&scorer, "والدبابة");
             }
         }
     }
@@ -445,7 +530,7 @@ mod tests {
                 let word = format!("w{i}");
                 state
                     .table
-                    .find_or_insert(word.as_bytes(), || (WordEntry::default(), vec![0.0; 5]));
+                    .find_or_insert(word.as_bytes(), || (WordEntry::default(), vec![0.0; 10]));
                 i += 1;
             }
             assert_eq!(state.table.offsets.len(), TABLE_MAX_WORDS);
@@ -459,7 +544,7 @@ mod tests {
     fn mismatched_parts_are_rejected() {
         let (vectorizer, model, _) = ModelFile::from_bytes(EMBEDDED_MODEL)
             .unwrap()
-            .take_parts()
+            .take_parts(Some(crate::classifier::embedded_vectors().unwrap()))
             .unwrap();
         let smaller = LinearModel::new(
             model.labels().to_vec(),

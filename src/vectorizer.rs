@@ -1,4 +1,11 @@
-//! TF-IDF: feature strings → sparse, l2-normalized vectors over a fitted vocabulary.
+//! Features of a text: TF-IDF over a fitted vocabulary (sparse, l2-normalized), and,
+//! when the model has word vectors, the idf-weighted mean of its words' vectors.
+//!
+//! Feature ids `0..V` are the vocabulary's terms; with an [`Embedding`], ids
+//! `V..V + dims` are the dimensions of `scale · Σ idf_w·v_w / Σ idf_w` over the text's
+//! words `w` that have a vector `v_w` (corpus idf; repeats count each time). Both parts
+//! are linear in what each word contributes, which is what lets [`crate::scoring`] cache
+//! a word's whole contribution.
 //!
 //! The vocabulary and idf are fitted once on the training segments and stored in the
 //! model; transforming a text never recomputes them (unlike linfa-preprocessing's
@@ -12,13 +19,23 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use ndarray::Array2;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 
+use crate::embedding::WordVectors;
 use crate::error::ModelError;
 use crate::text::{Analyzer, PipelineConfig};
+
+/// Word vectors as features: which vectors, and the weight of their mean next to the
+/// (unit-length) TF-IDF part.
+#[derive(Debug, Clone)]
+pub struct Embedding {
+    pub vectors: Arc<WordVectors>,
+    pub scale: f32,
+}
 
 /// TF-IDF settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,7 +81,7 @@ impl SparseVector {
 pub struct Coverage {
     /// Non-stop-word tokens.
     pub tokens: u32,
-    /// Tokens whose word or stem is in the vocabulary.
+    /// Tokens the model knows: the word or stem is in the vocabulary, or it has a vector.
     pub known: u32,
 }
 
@@ -91,8 +108,10 @@ pub(crate) struct WordEntry {
     /// Counts as a token for coverage: false for stop words and for words normalization
     /// empties.
     pub counted: bool,
-    /// Its word or stem is in the vocabulary.
+    /// Its word or stem is in the vocabulary, or it has a word vector.
     pub known: bool,
+    /// Its row in the word vectors, if it has one.
+    pub vector: Option<u32>,
 }
 
 impl WordEntry {
@@ -196,6 +215,7 @@ pub struct Vectorizer {
     id: u64,
     /// tf of counts 0..TF_TABLE.
     tf: [f32; TF_TABLE],
+    embedding: Option<Embedding>,
 }
 
 impl Vectorizer {
@@ -271,7 +291,42 @@ impl Vectorizer {
             index,
             id: next_cache_owner(),
             tf,
+            embedding: None,
         }
+    }
+
+    /// Adds word-vector features (ids after the vocabulary's).
+    pub fn with_embedding(mut self, embedding: Option<Embedding>) -> Result<Self, ModelError> {
+        if let Some(e) = &embedding {
+            let (theirs, ours) = (&e.vectors.header().pipeline, self.pipeline());
+            // Vectors are keyed by normalized words with stop words dropped; the model's
+            // n-gram and stem settings do not change the keys.
+            if theirs.normalizer != ours.normalizer
+                || theirs.features.stop_words != ours.features.stop_words
+            {
+                return Err(ModelError::Invalid(
+                    "the word vectors were made with another text pipeline than the model's".into(),
+                ));
+            }
+            if !(e.scale.is_finite() && e.scale > 0.0) {
+                return Err(ModelError::Invalid(format!(
+                    "vector scale must be positive, is {}",
+                    e.scale
+                )));
+            }
+        }
+        self.embedding = embedding;
+        self.id = next_cache_owner();
+        Ok(self)
+    }
+
+    pub fn embedding(&self) -> Option<&Embedding> {
+        self.embedding.as_ref()
+    }
+
+    /// Number of TF-IDF features (the vocabulary's terms).
+    pub fn vocabulary_len(&self) -> usize {
+        self.terms.len()
     }
 
     pub fn pipeline(&self) -> &PipelineConfig {
@@ -290,8 +345,17 @@ impl Vectorizer {
         &self.idf
     }
 
+    /// Number of features: vocabulary terms, then vector dimensions.
     pub fn dimension(&self) -> usize {
-        self.terms.len()
+        self.terms.len() + self.embedding.as_ref().map_or(0, |e| e.vectors.dims())
+    }
+
+    /// The name of feature `id`: its term, or `v:N` for vector dimension N.
+    pub fn feature_name(&self, id: usize) -> String {
+        match self.terms.get(id) {
+            Some(t) => t.clone(),
+            None => format!("v:{}", id - self.terms.len()),
+        }
     }
 
     /// The id of `term`, if it is in the vocabulary.
@@ -321,13 +385,22 @@ impl Vectorizer {
         }
         let wf = self.analyzer.word_features(buf);
         let lookup = |f: &String| self.lookup(f);
-        let known = wf.features[..wf.word_level]
-            .iter()
-            .any(|f| lookup(f).is_some());
+        let vector = match &self.embedding {
+            Some(e) if !wf.stop => self
+                .analyzer
+                .word_key(buf)
+                .and_then(|key| e.vectors.lookup(key)),
+            _ => None,
+        };
+        let known = vector.is_some()
+            || wf.features[..wf.word_level]
+                .iter()
+                .any(|f| lookup(f).is_some());
         WordEntry {
             ids: wf.features.iter().filter_map(lookup).collect(),
             counted: !wf.stop,
             known,
+            vector,
         }
     }
 
@@ -356,9 +429,19 @@ impl Vectorizer {
                     counts.resize(self.terms.len(), 0);
                 }
                 let mut coverage = Coverage::default();
+                let dims = self.embedding.as_ref().map_or(0, |e| e.vectors.dims());
+                let mut mean = vec![0.0f32; dims];
+                let mut weight = 0.0f32;
                 crate::text::tokenize::for_each_raw_word(text, |raw| {
                     let entry = cache.get_or_insert_with(raw, || self.analyze_raw_word(raw, word));
                     coverage.add(entry.coverage());
+                    if let (Some(row), Some(e)) = (entry.vector, &self.embedding) {
+                        let idf = e.vectors.idf(row);
+                        weight += idf;
+                        for (m, x) in mean.iter_mut().zip(e.vectors.vector(row)) {
+                            *m += idf * x;
+                        }
+                    }
                     for &id in entry.ids.iter() {
                         let count = &mut counts[id as usize];
                         if *count == 0 {
@@ -386,6 +469,13 @@ impl Vectorizer {
                 if norm2 > 0.0 {
                     let inv = 1.0 / norm2.sqrt();
                     v.values.iter_mut().for_each(|x| *x *= inv);
+                }
+                if let (Some(e), true) = (&self.embedding, weight > 0.0) {
+                    let base = self.terms.len() as u32;
+                    for (d, m) in mean.iter().enumerate() {
+                        v.indices.push(base + d as u32);
+                        v.values.push(e.scale * m / weight);
+                    }
                 }
                 (v, coverage)
             })

@@ -188,11 +188,18 @@ fn vectorize_prints_terms_indices_and_weights() {
         .map(|l| l.split('\t').collect())
         .collect();
     assert!(rows.len() > 50);
+    // The TF-IDF part is unit length; the word-vector dimensions (`v:N`) follow it.
     let norm: f64 = rows
         .iter()
+        .filter(|r| !r[0].starts_with("v:"))
         .map(|r| r[2].parse::<f64>().unwrap().powi(2))
         .sum();
     assert!((norm - 1.0).abs() < 1e-3);
+    let dims = rows.iter().filter(|r| r[0].starts_with("v:")).count();
+    assert_eq!(
+        dims,
+        tasnif::embedding::WordVectors::embedded().unwrap().dims()
+    );
 }
 
 fn find_tool(name: &str) -> Option<std::path::PathBuf> {

@@ -152,7 +152,7 @@ async fn explanations_and_threshold_options() {
             text: MILITARY.into(),
             include: vec![proto::Include::Explanations as i32],
             explain_top_n: 3,
-            topic_threshold: Some(0.001),
+            topic_threshold: Some(1e-7),
             ..Default::default()
         })
         .await
@@ -588,9 +588,17 @@ async fn vectorize_returns_the_sparse_tfidf_vector() {
     assert_eq!(r.indices.len(), r.terms.len());
     assert!(r.indices.windows(2).all(|w| w[0] < w[1]));
     assert!(r.indices.iter().all(|&i| i < r.dimension));
-    let norm: f32 = r.weights.iter().map(|w| w * w).sum();
+    // The TF-IDF part is unit length; the word-vector dimensions (`v:N`) follow it.
+    let norm: f32 = r
+        .weights
+        .iter()
+        .zip(&r.terms)
+        .filter(|(_, t)| !t.starts_with("v:"))
+        .map(|(w, _)| w * w)
+        .sum();
     assert!((norm - 1.0).abs() < 1e-4);
     assert!(r.terms.iter().any(|t| t == "w:جيش"), "{:?}", r.terms);
+    assert!(r.terms.iter().any(|t| t == "v:0"), "{:?}", r.terms);
     let local = classifier()
         .vectorize(MILITARY, &Options::default())
         .unwrap();

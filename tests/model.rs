@@ -1,11 +1,12 @@
-//! The shipped model is exactly what `tasnif train` makes from the committed seeds, and
+//! The shipped model is exactly what `tasnif train` makes from the committed seeds, the
+//! committed word vectors and the corpus (where the corpus is present: CI has it), and
 //! the seed labels cover every segment of every seed article.
 
 mod common;
 
 use std::path::Path;
 
-use tasnif::cli::train_model;
+use tasnif::cli::{train_model, TrainInputs};
 use tasnif::data::read_segments;
 use tasnif::model::TrainConfig;
 use tasnif::text::segment;
@@ -18,12 +19,22 @@ fn root() -> &'static Path {
 fn shipped_model_is_reproduced_byte_for_byte_from_the_seeds() {
     // `tasnif train` runs from the repository root and records the relative path.
     std::env::set_current_dir(root()).unwrap();
-    let file = train_model(
-        &TrainConfig::default(),
-        Path::new("seeds/labels.tsv"),
-        false,
-    )
-    .unwrap();
+    let inputs = TrainInputs::default();
+    if !inputs.corpus.is_file() {
+        if std::env::var_os("TASNIF_REQUIRE_CORPUS").is_some() {
+            panic!(
+                "TASNIF_REQUIRE_CORPUS is set but {} is missing",
+                inputs.corpus.display()
+            );
+        }
+        eprintln!(
+            "SKIPPED shipped_model_is_reproduced_byte_for_byte_from_the_seeds: the corpus {} is not \
+             here (the model's `other` examples come from it); CI runs this test",
+            inputs.corpus.display()
+        );
+        return;
+    }
+    let file = train_model(&TrainConfig::default(), &inputs, false).unwrap();
     let shipped = std::fs::read(root().join("models/tasnif.json")).unwrap();
     let trained = file.to_bytes();
     assert!(
@@ -38,6 +49,24 @@ fn shipped_model_is_reproduced_byte_for_byte_from_the_seeds() {
         file.training.data_sha256,
         tasnif::model::artifact::sha256_hex(&data)
     );
+    // And the vectors it records are the committed, embedded ones.
+    let vectors = std::fs::read(root().join("models/vectors.bin")).unwrap();
+    assert_eq!(tasnif::embedding::EMBEDDED_VECTORS, &vectors[..]);
+    assert_eq!(
+        file.embedding.as_ref().unwrap().vectors_sha256,
+        tasnif::model::artifact::sha256_hex(&vectors)
+    );
+}
+
+#[test]
+fn the_shipped_model_loads_without_the_corpus_and_records_its_provenance() {
+    // Serving needs nothing but the binary: model and vectors are embedded.
+    let c = tasnif::Classifier::embedded().unwrap();
+    let meta = c.metadata();
+    let other = meta.training.other_from_corpus.as_ref().unwrap();
+    assert_eq!(other.ids.len(), meta.training.segments as usize - 107);
+    assert!(other.corpus.ends_with("ant.jsonl.zst"));
+    assert_eq!(other.corpus_sha256.len(), 64);
 }
 
 #[test]
@@ -68,7 +97,7 @@ fn a_corrupted_model_file_is_a_clear_error() {
         "{truncated}"
     );
     let text = String::from_utf8(shipped).unwrap();
-    let wrong = text.replacen("\"format_version\":1", "\"format_version\":7", 1);
+    let wrong = text.replacen("\"format_version\":2", "\"format_version\":7", 1);
     let err = tasnif::Classifier::from_bytes(wrong.as_bytes()).unwrap_err();
     assert!(err.to_string().contains("format version 7"), "{err}");
 }

@@ -7,20 +7,24 @@
 //! vocabulary, shortest round-trip floats), so the same data and configuration always
 //! give the same bytes.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::calibration::Calibration;
 use super::linear::LinearModel;
 use super::train::Algorithm;
+use crate::embedding::WordVectors;
 use crate::error::ModelError;
 use crate::text::PipelineConfig;
-use crate::vectorizer::{TfIdfConfig, Vectorizer};
+use crate::vectorizer::{Embedding, TfIdfConfig, Vectorizer};
 
 /// Identifies a tasnif model file.
 pub const FORMAT: &str = "tasnif-model";
-/// The format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build reads and writes (2: word vectors and `other` examples
+/// from the corpus).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// A label and a count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +43,29 @@ pub struct CvSummary {
     pub macro_f1_topics: f64,
 }
 
+/// The word-vector part of a model: which vectors (by SHA-256), the weight of their mean
+/// and the model's weights for each dimension.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EmbeddingPart {
+    pub vectors_sha256: String,
+    pub words: usize,
+    pub dims: usize,
+    pub scale: f32,
+    /// One row per dimension: its weight for each label.
+    pub weights: Vec<Vec<f32>>,
+}
+
+/// Where the `other` examples from the corpus came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OtherSource {
+    pub corpus: String,
+    pub corpus_sha256: String,
+    pub rule: crate::corpus::OtherRule,
+    pub categories: Vec<String>,
+    /// Corpus article ids of the examples, in the order picked.
+    pub ids: Vec<String>,
+}
+
 /// What the model was trained on and how it scored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainingInfo {
@@ -49,6 +76,9 @@ pub struct TrainingInfo {
     pub documents: u32,
     pub segments: u32,
     pub segments_per_label: Vec<LabelCount>,
+    /// `other` examples taken from the unlabelled corpus (counted in the figures above).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_from_corpus: Option<OtherSource>,
     pub cross_validation: CvSummary,
 }
 
@@ -68,6 +98,8 @@ pub struct ModelFile {
     pub idf: Vec<f32>,
     /// One row per vocabulary term: that term's weight for each label.
     pub weights: Vec<Vec<f32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<EmbeddingPart>,
 }
 
 #[derive(Deserialize)]
@@ -148,6 +180,19 @@ impl ModelFile {
         if !self.bias.iter().all(finite) || !self.weights.iter().flatten().all(finite) {
             return Err(ModelError::Invalid("weights must be finite numbers".into()));
         }
+        if let Some(e) = &self.embedding {
+            if e.weights.len() != e.dims || e.weights.iter().any(|row| row.len() != k) {
+                return Err(ModelError::Invalid(format!(
+                    "the vector part needs {} rows of {k} weights",
+                    e.dims
+                )));
+            }
+            if !(e.weights.iter().flatten().all(finite) && e.scale.is_finite() && e.scale > 0.0) {
+                return Err(ModelError::Invalid(
+                    "vector weights and scale must be finite (scale positive)".into(),
+                ));
+            }
+        }
         let t = self.calibration.temperature;
         if !(t.is_finite() && t > 0.0) {
             return Err(ModelError::Invalid(format!(
@@ -163,15 +208,49 @@ impl ModelFile {
     }
 
     /// Builds the inference parts, moving vocabulary, idf and weights out of the file
-    /// (what is left is the model's metadata; nothing large is copied).
-    pub fn take_parts(&mut self) -> Result<(Vectorizer, LinearModel, Calibration), ModelError> {
+    /// (what is left is the model's metadata; nothing large is copied). `vectors` must be
+    /// the vectors the model was trained with if it has a vector part.
+    pub fn take_parts(
+        &mut self,
+        vectors: Option<Arc<WordVectors>>,
+    ) -> Result<(Vectorizer, LinearModel, Calibration), ModelError> {
+        let embedding = match (&mut self.embedding, vectors) {
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(ModelError::Invalid(
+                    "the model uses word vectors and none were given".into(),
+                ))
+            }
+            (Some(part), Some(vectors)) => {
+                if vectors.sha256() != part.vectors_sha256 {
+                    return Err(ModelError::Invalid(format!(
+                        "the model was trained with word vectors {} but was given {}; pass the matching vectors file (--vectors)",
+                        &part.vectors_sha256[..12.min(part.vectors_sha256.len())],
+                        &vectors.sha256()[..12]
+                    )));
+                }
+                Some((
+                    Embedding {
+                        vectors,
+                        scale: part.scale,
+                    },
+                    std::mem::take(&mut part.weights),
+                ))
+            }
+        };
         let vocabulary = std::mem::take(&mut self.vocabulary);
         let idf = std::mem::take(&mut self.idf);
-        let weights = std::mem::take(&mut self.weights)
+        let mut weights: Vec<f32> = std::mem::take(&mut self.weights)
             .into_iter()
             .flatten()
             .collect();
-        let vectorizer = Vectorizer::from_parts(self.pipeline, self.tfidf, vocabulary, idf)?;
+        let (embedding, vector_weights) = match embedding {
+            Some((e, w)) => (Some(e), w),
+            None => (None, Vec::new()),
+        };
+        weights.extend(vector_weights.into_iter().flatten());
+        let vectorizer = Vectorizer::from_parts(self.pipeline, self.tfidf, vocabulary, idf)?
+            .with_embedding(embedding)?;
         let model = LinearModel::new(self.labels.clone(), weights, self.bias.clone());
         Ok((vectorizer, model, self.calibration))
     }
@@ -207,6 +286,7 @@ mod tests {
                 documents: 1,
                 segments: 2,
                 segments_per_label: vec![],
+                other_from_corpus: None,
                 cross_validation: CvSummary {
                     scheme: "none".into(),
                     folds: 0,
@@ -219,6 +299,7 @@ mod tests {
             vocabulary: vec!["w:جيش".into(), "w:جنيف".into()],
             idf: vec![1.0, 1.5],
             weights: vec![vec![0.5, -0.5], vec![-0.25, 0.25]],
+            embedding: None,
         }
     }
 
@@ -276,6 +357,6 @@ mod tests {
         m.idf.pop();
         let bytes = m.to_bytes();
         let mut file = ModelFile::from_bytes(&bytes).unwrap();
-        assert!(file.take_parts().is_err());
+        assert!(file.take_parts(None).is_err());
     }
 }

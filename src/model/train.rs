@@ -5,6 +5,8 @@
 //! inference. Leave-one-article-out cross-validation scores a configuration and its
 //! out-of-fold scores calibrate the softmax temperature.
 
+use std::sync::Arc;
+
 use linfa::prelude::*;
 use linfa_bayes::{MultinomialNb, NaiveBayes};
 use linfa_logistic::MultiLogisticRegression;
@@ -12,10 +14,11 @@ use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
 use super::linear::LinearModel;
+use crate::embedding::WordVectors;
 use crate::error::ModelError;
 use crate::eval::Metrics;
 use crate::text::PipelineConfig;
-use crate::vectorizer::{TfIdfConfig, Vectorizer};
+use crate::vectorizer::{Embedding, TfIdfConfig, Vectorizer};
 
 /// The learning algorithm and its hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -42,6 +45,11 @@ pub struct TrainConfig {
     pub pipeline: PipelineConfig,
     pub tfidf: TfIdfConfig,
     pub algorithm: Algorithm,
+    /// Weight of the mean word vector next to the unit-length TF-IDF part (0 = no
+    /// vector features, even when vectors are given).
+    pub vector_scale: f32,
+    /// How many `other` examples to take from the corpus, and how.
+    pub other: crate::corpus::OtherRule,
 }
 
 impl Default for TrainConfig {
@@ -52,9 +60,11 @@ impl Default for TrainConfig {
             pipeline: PipelineConfig::default(),
             tfidf: TfIdfConfig::default(),
             algorithm: Algorithm::LogisticRegression {
-                alpha: 0.03,
+                alpha: 0.1,
                 max_iterations: 200,
             },
+            vector_scale: 1.0,
+            other: crate::corpus::OtherRule::default(),
         }
     }
 }
@@ -67,6 +77,19 @@ pub struct Example {
     pub text: String,
     /// Index into the label list.
     pub label: usize,
+    /// Trained on (outside its fold); when false, only scored in cross-validation — so
+    /// settings that train on different data are compared on the same examples.
+    pub train: bool,
+}
+
+/// The vectorizer's word-vector part under `config`, if any.
+pub fn embedding(config: &TrainConfig, vectors: Option<&Arc<WordVectors>>) -> Option<Embedding> {
+    vectors
+        .filter(|_| config.vector_scale > 0.0)
+        .map(|v| Embedding {
+            vectors: Arc::clone(v),
+            scale: config.vector_scale,
+        })
 }
 
 /// Fits a vectorizer and a model on `examples`.
@@ -74,9 +97,12 @@ pub fn fit(
     config: &TrainConfig,
     labels: &[String],
     examples: &[Example],
+    vectors: Option<&Arc<WordVectors>>,
 ) -> Result<(Vectorizer, LinearModel), ModelError> {
+    let examples: Vec<&Example> = examples.iter().filter(|e| e.train).collect();
     let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
-    let vectorizer = Vectorizer::fit(config.pipeline, config.tfidf, &texts);
+    let vectorizer = Vectorizer::fit(config.pipeline, config.tfidf, &texts)
+        .with_embedding(embedding(config, vectors))?;
     let x = vectorizer.to_dense(&vectorizer.transform_batch(&texts));
     let y: Array1<usize> = examples.iter().map(|e| e.label).collect();
     let (weights, bias) = match config.algorithm {
@@ -171,8 +197,9 @@ pub fn cross_validate(
     config: &TrainConfig,
     labels: &[String],
     examples: &[Example],
+    vectors: Option<&Arc<WordVectors>>,
 ) -> Result<CrossValidation, ModelError> {
-    cross_validate_with(config, labels, examples, &|| {})
+    cross_validate_with(config, labels, examples, vectors, &|| {})
 }
 
 /// [`cross_validate`], calling `on_fold` after each fold.
@@ -180,6 +207,7 @@ pub fn cross_validate_with(
     config: &TrainConfig,
     labels: &[String],
     examples: &[Example],
+    vectors: Option<&Arc<WordVectors>>,
     on_fold: &dyn Fn(),
 ) -> Result<CrossValidation, ModelError> {
     let mut docs: Vec<&str> = examples.iter().map(|e| e.doc.as_str()).collect();
@@ -189,7 +217,7 @@ pub fn cross_validate_with(
     let mut coverage = vec![0.0; examples.len()];
     for doc in &docs {
         let train: Vec<Example> = examples.iter().filter(|e| e.doc != *doc).cloned().collect();
-        let (vectorizer, model) = fit(config, labels, &train)?;
+        let (vectorizer, model) = fit(config, labels, &train, vectors)?;
         for (i, e) in examples.iter().enumerate().filter(|(_, e)| e.doc == *doc) {
             let (x, cov) = vectorizer.transform(&e.text);
             scores[i] = model.scores(&x);
@@ -244,6 +272,7 @@ mod tests {
                 doc: d.to_string(),
                 text: t.to_string(),
                 label: *l,
+                train: true,
             })
             .collect()
     }
@@ -270,7 +299,7 @@ mod tests {
             .unwrap();
         let linfa_proba = fitted.predict_probabilities(&x);
         let linfa_labels = fitted.predict(&x);
-        let (_, model) = fit(&config, &labels(), &ex).unwrap();
+        let (_, model) = fit(&config, &labels(), &ex, None).unwrap();
         for (r, text) in texts.iter().enumerate() {
             let p = model.predict_proba(&vectorizer.transform(text).0);
             for c in 0..3 {
@@ -298,7 +327,7 @@ mod tests {
             .fit(&Dataset::new(x.clone(), y))
             .unwrap();
         let (linfa_proba, classes) = fitted.predict_proba(x.view());
-        let (_, model) = fit(&config, &labels(), &ex).unwrap();
+        let (_, model) = fit(&config, &labels(), &ex, None).unwrap();
         for (r, text) in texts.iter().enumerate() {
             let p = model.predict_proba(&vectorizer.transform(text).0);
             for (col, &label) in classes.iter().enumerate() {
@@ -309,7 +338,7 @@ mod tests {
 
     #[test]
     fn cross_validation_holds_out_whole_articles() {
-        let cv = cross_validate(&TrainConfig::default(), &labels(), &examples()).unwrap();
+        let cv = cross_validate(&TrainConfig::default(), &labels(), &examples(), None).unwrap();
         assert_eq!(cv.folds, 2);
         assert_eq!(cv.scores.len(), 6);
         assert!(cv.scores.iter().all(|s| s.len() == 3));

@@ -36,7 +36,7 @@ pub fn article(
     include_segments: bool,
 ) -> proto::ClassifyResponse {
     let labels = c.labels();
-    let ood = c.calibration().ood_threshold;
+    let ood = c.ood_threshold();
     proto::ClassifyResponse {
         primary: labels[a.primary].clone(),
         scores: scores(labels, &a.shares, true),
@@ -83,7 +83,6 @@ pub fn article(
 
 /// A vectorized text as a `VectorizeResponse`.
 pub fn vectorized(c: &Classifier, v: &Vectorized, include_terms: bool) -> proto::VectorizeResponse {
-    let terms = c.vectorizer().terms();
     proto::VectorizeResponse {
         dimension: c.vectorizer().dimension() as u32,
         indices: v.vector.indices.clone(),
@@ -92,12 +91,12 @@ pub fn vectorized(c: &Classifier, v: &Vectorized, include_terms: bool) -> proto:
             v.vector
                 .indices
                 .iter()
-                .map(|&i| terms[i as usize].clone())
+                .map(|&i| c.vectorizer().feature_name(i as usize))
                 .collect()
         } else {
             Vec::new()
         },
-        coverage: Some(coverage(v.coverage, c.calibration().ood_threshold)),
+        coverage: Some(coverage(v.coverage, c.ood_threshold())),
         truncated: v.truncated,
     }
 }
@@ -153,7 +152,7 @@ pub fn model_info(c: &Classifier, limits: &super::Limits) -> proto::ModelInfo {
             max_in_flight: limits.max_in_flight as u32,
             max_explain_top_n: limits.max_explain_top_n,
         }),
-        ood_threshold: c.calibration().ood_threshold,
+        ood_threshold: c.ood_threshold(),
         default_topic_threshold: crate::classifier::DEFAULT_TOPIC_THRESHOLD,
         format_version: m.format_version,
     }

@@ -97,6 +97,15 @@ impl Analyzer {
         &self.normalizer
     }
 
+    /// The key of one normalized word for word vectors: the word without its proclitics
+    /// (the `w:` feature's text), or `None` for stop words and words that strip to nothing.
+    pub fn word_key<'w>(&self, word: &'w str) -> Option<&'w str> {
+        if self.config.features.stop_words && self.stop_words.contains(word) {
+            return None;
+        }
+        Some(strip_proclitics(word)).filter(|w| !w.is_empty())
+    }
+
     /// Features of one normalized word. Word-level features come first.
     pub fn word_features(&self, word: &str) -> WordFeatures {
         let f = &self.config.features;
