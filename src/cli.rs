@@ -172,6 +172,9 @@ pub struct TuneArgs {
     /// Other vectors files to compare (trainers, sizes) at the chosen settings.
     #[arg(long)]
     pub compare_vectors: Vec<PathBuf>,
+    /// Skip the main grid: the shipped settings stand in for its winner.
+    #[arg(long)]
+    pub skip_grid: bool,
     /// Also print macro-F1 on this labelled file (for the record; selection is by CV only).
     #[arg(long)]
     pub report: Option<PathBuf>,
@@ -675,7 +678,13 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
         max_iterations: 200,
     };
     let mut best: Option<(f64, String, TrainConfig)> = None;
-    for scale in [0.0f32, 1.0, 2.0, 4.0] {
+    if args.skip_grid {
+        best = Some((0.0, "the shipped settings".into(), base));
+    }
+    for scale in [0.0f32, 1.0, 2.0, 4.0]
+        .into_iter()
+        .filter(|_| !args.skip_grid)
+    {
         for count in [0usize, 10, 20, 40, 80] {
             for alpha in [0.01, 0.03, 0.1] {
                 let mut c = base;
@@ -723,6 +732,57 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
         print(
             &format!("top {n} words"),
             &tune_row(&best, &segments, &all_other, Some(&v), report)?,
+        );
+    }
+    println!("\nself-training on the corpus' news sections (one round; best settings otherwise):");
+    header();
+    let pool = crate::corpus::news_sentences(&args.inputs.corpus, 2_000, &best.other)?;
+    for (per_label, min_probability) in [(20, 0.9f32), (50, 0.9), (100, 0.8)] {
+        let st = train::SelfTraining {
+            pool: pool.clone(),
+            per_label,
+            min_probability,
+        };
+        let (labels, mut examples) = model::examples_with_other(&segments, &all_other)?;
+        for (i, e) in examples.iter_mut().enumerate().skip(segments.len()) {
+            e.train = i - segments.len() < best.other.count;
+        }
+        let cv = train::cross_validate_by(&labels, &examples, &|| {}, &|train| {
+            train::fit_self_trained(&best, &labels, train, Some(&vectors), &st)
+        })?;
+        let calibration = model::Calibration::fit(&cv, &labels);
+        let metrics = calibration.score(&cv, &labels);
+        let report_metrics = match report {
+            Some(rows) => {
+                let (vectorizer, fitted) =
+                    train::fit_self_trained(&best, &labels, &examples, Some(&vectors), &st)?;
+                let data = model::TrainingData {
+                    segments: &segments,
+                    data_name: "tune",
+                    data_bytes: b"",
+                    other: None,
+                    vectors: Some(vectors.clone()),
+                };
+                let file = model::assemble(
+                    &best,
+                    &data,
+                    cv.folds,
+                    &metrics,
+                    calibration,
+                    &vectorizer,
+                    &fitted,
+                );
+                let c = Classifier::from_bytes_with(&file.to_bytes(), Some(vectors.clone()))?;
+                Some(evaluate_segments(&c, rows)?)
+            }
+            None => None,
+        };
+        print(
+            &format!("self-training {per_label}/label p>={min_probability}"),
+            &TuneRow {
+                cv: metrics,
+                report: report_metrics,
+            },
         );
     }
     if !args.compare_vectors.is_empty() {

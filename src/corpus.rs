@@ -177,6 +177,37 @@ pub fn other_examples(path: &Path, rule: &OtherRule) -> Result<Vec<OtherExample>
     Ok(picked)
 }
 
+/// The corpus' news sections (which hold our topics among much else): the pool for the
+/// self-training experiment of `tasnif tune`.
+pub const NEWS_CATEGORIES: [&str; 3] = ["politic", "middleEast", "internationalNews"];
+
+/// Up to `articles` news-section articles (by SHA-256 of their id), every sentence of
+/// `min_chars..=max_chars` characters of them.
+pub fn news_sentences(
+    path: &Path,
+    articles: usize,
+    rule: &OtherRule,
+) -> Result<Vec<String>, DataError> {
+    let mut all: Vec<([u8; 32], String)> = Vec::new();
+    for_each_article(path, |a| {
+        if NEWS_CATEGORIES.contains(&a.category.as_str()) {
+            all.push((Sha256::digest(a.id.as_bytes()).into(), a.text));
+        }
+    })?;
+    all.sort_by_key(|e| e.0);
+    let mut out = Vec::new();
+    for (_, text) in all.into_iter().take(articles) {
+        for span in segment(&text) {
+            let s = span.text(&text).trim();
+            let n = s.chars().count();
+            if (rule.min_chars..=rule.max_chars).contains(&n) && crate::text::has_arabic_letter(s) {
+                out.push(s.to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// The first sentence of `text` (by the guide's segmentation) with a length in the rule's
 /// bounds and an Arabic letter.
 fn first_sentence(text: &str, rule: &OtherRule) -> Option<String> {

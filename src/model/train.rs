@@ -115,6 +115,49 @@ pub fn fit(
     Ok((vectorizer, LinearModel::new(labels.to_vec(), weights, bias)))
 }
 
+/// Self-training: segments of unlabelled text that the model, fitted on the labelled
+/// examples, gives a topic label with at least `min_probability` (uncalibrated) are added
+/// as examples of that label — the `per_label` most confident per topic — and the model
+/// is fitted again.
+#[derive(Debug, Clone)]
+pub struct SelfTraining {
+    pub pool: Vec<String>,
+    pub per_label: usize,
+    pub min_probability: f32,
+}
+
+/// [`fit`], then one round of self-training on `st.pool`.
+pub fn fit_self_trained(
+    config: &TrainConfig,
+    labels: &[String],
+    examples: &[Example],
+    vectors: Option<&Arc<WordVectors>>,
+    st: &SelfTraining,
+) -> Result<(Vectorizer, LinearModel), ModelError> {
+    let (vectorizer, model) = fit(config, labels, examples, vectors)?;
+    let mut picked: Vec<Vec<(f32, usize)>> = vec![Vec::new(); labels.len()];
+    for (i, text) in st.pool.iter().enumerate() {
+        let p = model.predict_proba(&vectorizer.transform(text).0);
+        let best = argmax(&p);
+        if labels[best] != crate::OTHER && p[best] >= st.min_probability {
+            picked[best].push((p[best], i));
+        }
+    }
+    let mut more: Vec<Example> = examples.to_vec();
+    for (label, list) in picked.iter_mut().enumerate() {
+        list.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        for &(_, i) in list.iter().take(st.per_label) {
+            more.push(Example {
+                doc: "self-training".into(),
+                text: st.pool[i].clone(),
+                label,
+                train: true,
+            });
+        }
+    }
+    fit(config, labels, &more, vectors)
+}
+
 /// Score given to a label absent from the training data: never predicted.
 const ABSENT_BIAS: f32 = -30.0;
 
@@ -210,6 +253,19 @@ pub fn cross_validate_with(
     vectors: Option<&Arc<WordVectors>>,
     on_fold: &dyn Fn(),
 ) -> Result<CrossValidation, ModelError> {
+    cross_validate_by(labels, examples, on_fold, &|train| {
+        fit(config, labels, train, vectors)
+    })
+}
+
+/// Leave-one-article-out with any fitting procedure `fit` (given each fold's training
+/// examples).
+pub fn cross_validate_by(
+    labels: &[String],
+    examples: &[Example],
+    on_fold: &dyn Fn(),
+    fit: &dyn Fn(&[Example]) -> Result<(Vectorizer, LinearModel), ModelError>,
+) -> Result<CrossValidation, ModelError> {
     let mut docs: Vec<&str> = examples.iter().map(|e| e.doc.as_str()).collect();
     docs.sort_unstable();
     docs.dedup();
@@ -217,7 +273,7 @@ pub fn cross_validate_with(
     let mut coverage = vec![0.0; examples.len()];
     for doc in &docs {
         let train: Vec<Example> = examples.iter().filter(|e| e.doc != *doc).cloned().collect();
-        let (vectorizer, model) = fit(config, labels, &train, vectors)?;
+        let (vectorizer, model) = fit(&train)?;
         for (i, e) in examples.iter().enumerate().filter(|(_, e)| e.doc == *doc) {
             let (x, cov) = vectorizer.transform(&e.text);
             scores[i] = model.scores(&x);
