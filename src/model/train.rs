@@ -92,6 +92,9 @@ pub fn embedding(config: &TrainConfig, vectors: Option<&Arc<WordVectors>>) -> Op
         })
 }
 
+/// A fitted vectorizer and the model over its features.
+pub type Fitted = (Vectorizer, LinearModel);
+
 /// Fits a vectorizer and a model on `examples`.
 pub fn fit(
     config: &TrainConfig,
@@ -264,7 +267,7 @@ pub fn cross_validate_by(
     labels: &[String],
     examples: &[Example],
     on_fold: &dyn Fn(),
-    fit: &dyn Fn(&[Example]) -> Result<(Vectorizer, LinearModel), ModelError>,
+    fit: &dyn Fn(&[Example]) -> Result<Fitted, ModelError>,
 ) -> Result<CrossValidation, ModelError> {
     let mut docs: Vec<&str> = examples.iter().map(|e| e.doc.as_str()).collect();
     docs.sort_unstable();
