@@ -131,20 +131,30 @@ impl Classifier {
         bytes: &[u8],
         vectors: Option<Arc<WordVectors>>,
     ) -> Result<Self, ModelError> {
-        // Hashing (the model's version) and parsing are independent: hash on a short-lived
-        // thread (not rayon's global pool, which the server would otherwise never start).
-        let (file, sha256) = std::thread::scope(|scope| {
+        let started = std::time::Instant::now();
+        // Hashing (the model's version), parsing, and loading the embedded vectors are
+        // independent: hash and parse the vectors on short-lived threads (not rayon's global
+        // pool, which the server would otherwise never start).
+        let (file, sha256, embedded) = std::thread::scope(|scope| {
             let sha256 = scope.spawn(|| crate::model::artifact::sha256_hex(bytes));
+            let embedded = vectors.is_none().then(|| scope.spawn(embedded_vectors));
             let file = ModelFile::from_bytes(bytes);
-            (file, sha256.join().expect("hashing does not panic"))
+            (
+                file,
+                sha256.join().expect("hashing does not panic"),
+                embedded.map(|h| h.join().expect("loading vectors does not panic")),
+            )
         });
         let file = file?;
-        let vectors = match (&file.embedding, vectors) {
-            (None, _) => None,
-            (Some(_), Some(v)) => Some(v),
-            (Some(_), None) => Some(embedded_vectors()?),
+        let vectors = match (&file.embedding, vectors, embedded) {
+            (None, _, _) => None,
+            (Some(_), Some(v), _) => Some(v),
+            (Some(_), None, Some(embedded)) => Some(embedded?),
+            (Some(_), None, None) => Some(embedded_vectors()?),
         };
-        Self::from_file(file, sha256, vectors)
+        let classifier = Self::from_file(file, sha256, vectors);
+        tracing::debug!(elapsed = ?started.elapsed(), "model loaded");
+        classifier
     }
 
     /// The model embedded in the binary.

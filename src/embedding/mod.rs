@@ -61,10 +61,54 @@ pub struct Header {
     pub provenance: Provenance,
 }
 
+/// The words of a vectors file: one string, each word followed by a line break (exactly
+/// the file's word section), and where each ends — no allocation per word.
+#[derive(Clone, Default)]
+struct Words {
+    text: String,
+    ends: Vec<u32>,
+}
+
+impl Words {
+    fn from_text(text: String) -> Self {
+        let ends = memchr::memchr_iter(b'\n', text.as_bytes())
+            .map(|e| e as u32)
+            .collect();
+        Self { text, ends }
+    }
+
+    fn from_list(words: &[String]) -> Self {
+        let mut text = String::with_capacity(words.iter().map(|w| w.len() + 1).sum());
+        for w in words {
+            text.push_str(w);
+            text.push('\n');
+        }
+        Self::from_text(text)
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 {
+            0
+        } else {
+            self.ends[i - 1] as usize + 1
+        };
+        &self.text[start..self.ends[i] as usize]
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+}
+
 /// Quantized unit word vectors with their corpus idf, and an index from word to row.
 pub struct WordVectors {
     header: Header,
-    words: Vec<String>,
+    words: Words,
     idf: Vec<f32>,
     scale: Vec<f32>,
     data: Vec<i8>,
@@ -119,13 +163,18 @@ impl WordVectors {
         };
         let mut v = Self {
             header,
-            words,
+            words: Words::from_list(&words),
             idf,
             scale,
             data,
             index: hashbrown::HashTable::new(),
             sha256: String::new(),
         };
+        if words.iter().any(|w| w.is_empty() || w.contains('\n')) {
+            return Err(ModelError::Invalid(
+                "vectors file: a word is empty or holds a line break".into(),
+            ));
+        }
         v.check()?;
         v.sha256 = crate::model::artifact::sha256_hex(&v.to_bytes());
         v.build_index();
@@ -140,7 +189,7 @@ impl WordVectors {
         let mut v = Self::from_float(
             self.header.pipeline,
             self.header.provenance.clone(),
-            self.words[..n].to_vec(),
+            self.words.iter().take(n).map(String::from).collect(),
             self.idf[..n].to_vec(),
             &matrix,
         )?;
@@ -169,24 +218,24 @@ impl WordVectors {
         if !self.idf.iter().chain(&self.scale).all(|x| x.is_finite()) {
             return bad("idf and scales must be finite".into());
         }
-        if self.words.iter().any(|w| w.is_empty() || w.contains('\n')) {
-            return bad("a word is empty or holds a line break".into());
+        if self.words.iter().any(str::is_empty) {
+            return bad("a word is empty".into());
         }
         Ok(())
     }
 
     fn build_index(&mut self) {
         let mut index = hashbrown::HashTable::with_capacity(self.words.len());
-        for (i, w) in self.words.iter().enumerate() {
+        let words = &self.words;
+        for (i, w) in words.iter().enumerate() {
             let h = fx_hash(w.as_bytes());
             // The first (most frequent) occurrence wins should a file repeat a word.
             if index
-                .find(h, |&j: &u32| self.words[j as usize] == *w)
+                .find(h, |&j: &u32| words.get(j as usize) == w)
                 .is_none()
             {
-                let words = &self.words;
                 index.insert_unique(h, i as u32, |&j: &u32| {
-                    fx_hash(words[j as usize].as_bytes())
+                    fx_hash(words.get(j as usize).as_bytes())
                 });
             }
         }
@@ -201,10 +250,7 @@ impl WordVectors {
             &serde_json::to_vec(&self.header).expect("a vectors header always serializes"),
         );
         out.push(b'\n');
-        for w in &self.words {
-            out.extend_from_slice(w.as_bytes());
-            out.push(b'\n');
-        }
+        out.extend_from_slice(self.words.text.as_bytes());
         for x in self.idf.iter().chain(&self.scale) {
             out.extend_from_slice(&x.to_le_bytes());
         }
@@ -236,15 +282,21 @@ impl WordVectors {
                 header.words, header.dims
             )));
         }
-        let mut rest = &rest[end + 1..];
-        let mut words = Vec::with_capacity(header.words);
-        for _ in 0..header.words {
-            let end = memchr::memchr(b'\n', rest).ok_or_else(|| parse("truncated word list"))?;
-            let w = std::str::from_utf8(&rest[..end]).map_err(|_| parse("a word is not UTF-8"))?;
-            words.push(w.to_string());
-            rest = &rest[end + 1..];
-        }
+        let rest = &rest[end + 1..];
+        // The word list ends after the n-th line break.
         let n = header.words;
+        let list_len = if n == 0 {
+            0
+        } else {
+            memchr::memchr_iter(b'\n', rest)
+                .nth(n - 1)
+                .ok_or_else(|| parse("truncated word list"))?
+                + 1
+        };
+        let text = std::str::from_utf8(&rest[..list_len])
+            .map_err(|_| parse("the word list is not UTF-8"))?;
+        let words = Words::from_text(text.to_string());
+        let rest = &rest[list_len..];
         let expected = 8 * n + n * header.dims;
         if rest.len() != expected {
             return Err(parse(&format!(
@@ -260,6 +312,7 @@ impl WordVectors {
         let idf = floats(&rest[..4 * n]);
         let scale = floats(&rest[4 * n..8 * n]);
         let data = rest[8 * n..].iter().map(|&b| b as i8).collect();
+        let sha256 = crate::model::artifact::sha256_hex(bytes);
         let mut v = Self {
             header,
             words,
@@ -267,7 +320,7 @@ impl WordVectors {
             scale,
             data,
             index: hashbrown::HashTable::new(),
-            sha256: crate::model::artifact::sha256_hex(bytes),
+            sha256,
         };
         v.check()?;
         v.build_index();
@@ -301,11 +354,12 @@ impl WordVectors {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.words.is_empty()
+        self.words.len() == 0
     }
 
-    pub fn words(&self) -> &[String] {
-        &self.words
+    /// The words, most frequent first.
+    pub fn words(&self) -> impl Iterator<Item = &str> + '_ {
+        self.words.iter()
     }
 
     /// SHA-256 of the file's bytes: what a model records to name its vectors.
@@ -318,7 +372,7 @@ impl WordVectors {
     pub fn lookup(&self, word: &str) -> Option<u32> {
         self.index
             .find(fx_hash(word.as_bytes()), |&i| {
-                self.words[i as usize] == word
+                self.words.get(i as usize) == word
             })
             .copied()
     }
