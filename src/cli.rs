@@ -462,8 +462,11 @@ fn cross_validate_inputs(
     inputs: &TrainInputs,
 ) -> Result<(Vec<String>, train::CrossValidation)> {
     let other = other_from_corpus(config, &inputs.corpus)?.unwrap_or_default();
-    let (labels, examples) =
-        model::examples_with_other(&read_segments(&inputs.data)?, &other.examples)?;
+    let (labels, examples) = model::examples_with_other(
+        &read_segments(&inputs.data)?,
+        &other.examples,
+        config.other.weight,
+    )?;
     let vectors = vectors_for(config, &inputs.vectors)?;
     let cv = train::cross_validate(config, &labels, &examples, vectors.as_ref())?;
     Ok((labels, cv))
@@ -588,7 +591,7 @@ fn tune_row(
     vectors: Option<&Arc<WordVectors>>,
     report: Option<&[LabelledText]>,
 ) -> Result<TuneRow> {
-    let (labels, mut examples) = model::examples_with_other(segments, others)?;
+    let (labels, mut examples) = model::examples_with_other(segments, others, config.other.weight)?;
     let n_seeds = segments.len();
     for (i, e) in examples.iter_mut().enumerate().skip(n_seeds) {
         e.train = i - n_seeds < config.other.count;
@@ -734,6 +737,19 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
             &tune_row(&best, &segments, &all_other, Some(&v), report)?,
         );
     }
+    println!("\nweight of the `other` examples (best settings otherwise):");
+    header();
+    for weight in [1u32, 2, 3] {
+        for count in [10usize, 20, 40] {
+            let mut c = best;
+            c.other.weight = weight;
+            c.other.count = count;
+            print(
+                &format!("other {count:>2} x weight {weight}"),
+                &tune_row(&c, &segments, &all_other, Some(&vectors), report)?,
+            );
+        }
+    }
     println!("\nself-training on the corpus' news sections (one round; best settings otherwise):");
     header();
     let pool = crate::corpus::news_sentences(&args.inputs.corpus, 2_000, &best.other)?;
@@ -743,7 +759,8 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
             per_label,
             min_probability,
         };
-        let (labels, mut examples) = model::examples_with_other(&segments, &all_other)?;
+        let (labels, mut examples) =
+            model::examples_with_other(&segments, &all_other, best.other.weight)?;
         for (i, e) in examples.iter_mut().enumerate().skip(segments.len()) {
             e.train = i - segments.len() < best.other.count;
         }

@@ -106,6 +106,18 @@ pub struct OtherRule {
     /// Sentences shorter or longer than this many characters are skipped.
     pub min_chars: usize,
     pub max_chars: usize,
+    /// Training weight of each example (as that many copies; linfa's logistic regression
+    /// takes no sample weights).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub weight: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn is_one(w: &u32) -> bool {
+    *w == 1
 }
 
 impl Default for OtherRule {
@@ -114,6 +126,7 @@ impl Default for OtherRule {
             count: 20,
             min_chars: 40,
             max_chars: 300,
+            weight: 1,
         }
     }
 }
@@ -262,8 +275,7 @@ mod tests {
         let path = write_corpus(dir.path(), true);
         let rule = OtherRule {
             count: 3,
-            min_chars: 40,
-            max_chars: 300,
+            ..OtherRule::default()
         };
         let picked = other_examples(&path, &rule).unwrap();
         assert_eq!(picked.len(), 3);

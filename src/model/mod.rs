@@ -44,17 +44,20 @@ pub fn examples(segments: &[LabelledText]) -> Result<(Vec<String>, Vec<Example>)
                 .binary_search(&s.label)
                 .expect("label collected above"),
             train: true,
+            weight: 1,
         })
         .collect();
     Ok((labels, examples))
 }
 
-/// [`examples`] plus `other` examples from the corpus. Each corpus example joins the
-/// cross-validation fold of one seed article, in turn (sorted article ids), so every fold
-/// holds out some `other` examples with its article.
+/// [`examples`] plus `other` examples from the corpus, each of training weight
+/// `weight`. Each corpus example joins the cross-validation fold of one seed article, in
+/// turn (sorted article ids), so every fold holds out some `other` examples with its
+/// article.
 pub fn examples_with_other(
     segments: &[LabelledText],
     other: &[OtherExample],
+    weight: u32,
 ) -> Result<(Vec<String>, Vec<Example>), ModelError> {
     let (labels, mut examples) = examples(segments)?;
     if other.is_empty() {
@@ -74,6 +77,7 @@ pub fn examples_with_other(
             text: o.text.clone(),
             label: other_label,
             train: true,
+            weight,
         });
     }
     Ok((labels, examples))
@@ -107,7 +111,7 @@ pub fn build(
 ) -> Result<ModelFile, ModelError> {
     let segments = data.segments;
     let other_examples = data.other.as_ref().map_or(&[][..], |o| &o.examples[..]);
-    let (labels, examples) = examples_with_other(segments, other_examples)?;
+    let (labels, examples) = examples_with_other(segments, other_examples, config.other.weight)?;
     let vectors = data.vectors.as_ref();
     let cv = train::cross_validate_with(config, &labels, &examples, vectors, on_fold)?;
     let calibration = Calibration::fit(&cv, &labels);

@@ -80,6 +80,8 @@ pub struct Example {
     /// Trained on (outside its fold); when false, only scored in cross-validation — so
     /// settings that train on different data are compared on the same examples.
     pub train: bool,
+    /// Training weight, as that many copies in the design matrix (scored once).
+    pub weight: u32,
 }
 
 /// The vectorizer's word-vector part under `config`, if any.
@@ -102,7 +104,11 @@ pub fn fit(
     examples: &[Example],
     vectors: Option<&Arc<WordVectors>>,
 ) -> Result<(Vectorizer, LinearModel), ModelError> {
-    let examples: Vec<&Example> = examples.iter().filter(|e| e.train).collect();
+    let examples: Vec<&Example> = examples
+        .iter()
+        .filter(|e| e.train)
+        .flat_map(|e| std::iter::repeat_n(e, e.weight.max(1) as usize))
+        .collect();
     let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
     let vectorizer = Vectorizer::fit(config.pipeline, config.tfidf, &texts)
         .with_embedding(embedding(config, vectors))?;
@@ -155,6 +161,7 @@ pub fn fit_self_trained(
                 text: st.pool[i].clone(),
                 label,
                 train: true,
+                weight: 1,
             });
         }
     }
@@ -332,6 +339,7 @@ mod tests {
                 text: t.to_string(),
                 label: *l,
                 train: true,
+                weight: 1,
             })
             .collect()
     }
