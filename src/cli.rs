@@ -591,19 +591,34 @@ fn tune_row(
     vectors: Option<&Arc<WordVectors>>,
     report: Option<&[LabelledText]>,
 ) -> Result<TuneRow> {
+    let (labels, _) = model::examples(segments)?;
+    let vectors = vectors.filter(|_| config.vector_scale > 0.0);
+    tune_row_with(config, segments, others, vectors, report, &|train| {
+        train::fit(config, &labels, train, vectors)
+    })
+}
+
+/// [`tune_row`] with any fitting procedure (given the training examples).
+fn tune_row_with(
+    config: &TrainConfig,
+    segments: &[LabelledText],
+    others: &[crate::corpus::OtherExample],
+    vectors: Option<&Arc<WordVectors>>,
+    report: Option<&[LabelledText]>,
+    fit: &dyn Fn(&[train::Example]) -> Result<train::Fitted, crate::ModelError>,
+) -> Result<TuneRow> {
     let (labels, mut examples) = model::examples_with_other(segments, others, config.other.weight)?;
     let n_seeds = segments.len();
     for (i, e) in examples.iter_mut().enumerate().skip(n_seeds) {
         e.train = i - n_seeds < config.other.count;
     }
-    let vectors = vectors.filter(|_| config.vector_scale > 0.0);
-    let cv = train::cross_validate(config, &labels, &examples, vectors)?;
+    let cv = train::cross_validate_by(&labels, &examples, &|| {}, fit)?;
     let calibration = model::Calibration::fit(&cv, &labels);
     let metrics = calibration.score(&cv, &labels);
     let report = match report {
         None => None,
         Some(rows) => {
-            let (vectorizer, fitted) = train::fit(config, &labels, &examples, vectors)?;
+            let (vectorizer, fitted) = fit(&examples)?;
             let data = model::TrainingData {
                 segments,
                 data_name: "tune",
@@ -759,47 +774,18 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
             per_label,
             min_probability,
         };
-        let (labels, mut examples) =
-            model::examples_with_other(&segments, &all_other, best.other.weight)?;
-        for (i, e) in examples.iter_mut().enumerate().skip(segments.len()) {
-            e.train = i - segments.len() < best.other.count;
-        }
-        let cv = train::cross_validate_by(&labels, &examples, &|| {}, &|train| {
-            train::fit_self_trained(&best, &labels, train, Some(&vectors), &st)
-        })?;
-        let calibration = model::Calibration::fit(&cv, &labels);
-        let metrics = calibration.score(&cv, &labels);
-        let report_metrics = match report {
-            Some(rows) => {
-                let (vectorizer, fitted) =
-                    train::fit_self_trained(&best, &labels, &examples, Some(&vectors), &st)?;
-                let data = model::TrainingData {
-                    segments: &segments,
-                    data_name: "tune",
-                    data_bytes: b"",
-                    other: None,
-                    vectors: Some(vectors.clone()),
-                };
-                let file = model::assemble(
-                    &best,
-                    &data,
-                    cv.folds,
-                    &metrics,
-                    calibration,
-                    &vectorizer,
-                    &fitted,
-                );
-                let c = Classifier::from_bytes_with(&file.to_bytes(), Some(vectors.clone()))?;
-                Some(evaluate_segments(&c, rows)?)
-            }
-            None => None,
-        };
+        let (labels, _) = model::examples(&segments)?;
+        let row = tune_row_with(
+            &best,
+            &segments,
+            &all_other,
+            Some(&vectors),
+            report,
+            &|train| train::fit_self_trained(&best, &labels, train, Some(&vectors), &st),
+        )?;
         print(
             &format!("self-training {per_label}/label p>={min_probability}"),
-            &TuneRow {
-                cv: metrics,
-                report: report_metrics,
-            },
+            &row,
         );
     }
     if !args.compare_vectors.is_empty() {
