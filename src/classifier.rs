@@ -172,10 +172,7 @@ impl Classifier {
         path: &std::path::Path,
         vectors: Option<Arc<WordVectors>>,
     ) -> Result<Self, ModelError> {
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let bytes = crate::model::artifact::read_bounded(path)?;
         Self::from_bytes_with(&bytes, vectors)
     }
 

@@ -31,6 +31,8 @@ pub enum ModelError {
         #[source]
         source: std::io::Error,
     },
+    #[error("refusing to read {path}: {reason}")]
+    Refused { path: String, reason: String },
     #[error("model file is not a tasnif model (truncated or corrupted?): {0}")]
     Parse(String),
     #[error("model file has format version {found}, this build reads version {expected}; retrain with `tasnif train` or use a matching build")]

@@ -334,10 +334,7 @@ impl WordVectors {
 
     /// Loads a vectors file from disk.
     pub fn load(path: &std::path::Path) -> Result<Self, ModelError> {
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let bytes = crate::model::artifact::read_bounded(path)?;
         Self::from_bytes(&bytes)
     }
 

@@ -26,6 +26,41 @@ pub const FORMAT: &str = "tasnif-model";
 /// from the corpus).
 pub const FORMAT_VERSION: u32 = 2;
 
+/// Bounds on what a model file may ask of every request: a file beyond them is refused
+/// at load instead of making each call slow or huge.
+pub const MAX_LABELS: usize = 64;
+pub const MAX_CHAR_NGRAM: usize = 10;
+pub const MAX_VOCABULARY: usize = 5_000_000;
+/// Largest model (or vectors) file read from disk.
+pub const MAX_FILE_BYTES: u64 = 512 << 20;
+
+/// Reads a model or vectors file, refusing anything that is not a regular file (a FIFO
+/// would block, `/dev/zero` never ends) or is larger than [`MAX_FILE_BYTES`], before
+/// reading it.
+pub fn read_bounded(path: &std::path::Path) -> Result<Vec<u8>, ModelError> {
+    let io = |source| ModelError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    let refuse = |reason: String| ModelError::Refused {
+        path: path.display().to_string(),
+        reason,
+    };
+    if !meta.is_file() {
+        return Err(refuse(
+            "it is not a regular file (a model is a file written by `tasnif train`)".into(),
+        ));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(refuse(format!(
+            "it has {} bytes, over the limit of {MAX_FILE_BYTES}",
+            meta.len()
+        )));
+    }
+    std::fs::read(path).map_err(io)
+}
+
 /// A label and a count.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabelCount {
@@ -153,9 +188,22 @@ impl ModelFile {
 
     fn validate(&self) -> Result<(), ModelError> {
         let k = self.labels.len();
-        if k < 2 {
+        if !(2..=MAX_LABELS).contains(&k) {
             return Err(ModelError::Invalid(format!(
-                "needs at least 2 labels, has {k}"
+                "needs 2 to {MAX_LABELS} labels, has {k}"
+            )));
+        }
+        let f = &self.pipeline.features;
+        if f.char_ngram_max > MAX_CHAR_NGRAM || f.char_ngram_min > f.char_ngram_max {
+            return Err(ModelError::Invalid(format!(
+                "character n-grams must satisfy min ≤ max ≤ {MAX_CHAR_NGRAM}, are {}..={}",
+                f.char_ngram_min, f.char_ngram_max
+            )));
+        }
+        if self.vocabulary.len() > MAX_VOCABULARY {
+            return Err(ModelError::Invalid(format!(
+                "{} vocabulary terms, over the limit of {MAX_VOCABULARY}",
+                self.vocabulary.len()
             )));
         }
         if self.bias.len() != k {
@@ -343,6 +391,49 @@ mod tests {
             }
         ));
         assert!(err.to_string().contains("99"));
+    }
+
+    #[test]
+    fn settings_that_would_make_every_request_unbounded_are_rejected() {
+        let mut m = tiny();
+        m.pipeline.features.char_ngram_max = 1_000_000_000_000_000;
+        let err = ModelFile::from_bytes(&m.to_bytes()).unwrap_err();
+        assert!(err.to_string().contains("n-grams"), "{err}");
+        let mut m = tiny();
+        m.pipeline.features.char_ngram_min = 6;
+        m.pipeline.features.char_ngram_max = 5;
+        assert!(ModelFile::from_bytes(&m.to_bytes()).is_err());
+        let mut m = tiny();
+        m.labels = (0..100).map(|i| format!("l{i}")).collect();
+        m.bias = vec![0.0; 100];
+        m.weights = vec![vec![0.0; 100]; 2];
+        let err = ModelFile::from_bytes(&m.to_bytes()).unwrap_err();
+        assert!(err.to_string().contains("labels"), "{err}");
+    }
+
+    #[test]
+    fn only_regular_files_under_the_size_cap_are_read() {
+        let err = read_bounded(std::path::Path::new("/dev/zero")).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        if std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            // Refused from its metadata: opening it would block.
+            let err = read_bounded(&fifo).unwrap_err();
+            assert!(err.to_string().contains("not a regular file"), "{err}");
+        }
+        let big = dir.path().join("big.json");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(MAX_FILE_BYTES + 1).unwrap(); // sparse: no disk used
+        let err = read_bounded(&big).unwrap_err();
+        assert!(err.to_string().contains("over the limit"), "{err}");
+        let small = dir.path().join("small.json");
+        std::fs::write(&small, b"{}").unwrap();
+        assert_eq!(read_bounded(&small).unwrap(), b"{}");
     }
 
     #[test]
