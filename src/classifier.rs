@@ -278,7 +278,7 @@ impl Classifier {
             let segment_text = span.text(text);
             let mut scores = vec![0.0f32; k];
             let cov = self.scorer.scores(segment_text, &mut scores);
-            self.calibration.apply(&mut scores, cov.ratio(), self.other);
+            self.calibration.apply(&mut scores, cov, self.other);
             let probabilities = scores;
             let len = span.chars();
             for (s, p) in shares.iter_mut().zip(&probabilities) {

@@ -326,6 +326,7 @@ mod tests {
             tfidf: TfIdfConfig::default(),
             calibration: Calibration {
                 temperature: 1.0,
+                short_text_softening: 0.0,
                 ood_threshold: 0.5,
             },
             training: TrainingInfo {

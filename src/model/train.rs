@@ -18,7 +18,7 @@ use crate::embedding::WordVectors;
 use crate::error::ModelError;
 use crate::eval::Metrics;
 use crate::text::PipelineConfig;
-use crate::vectorizer::{Embedding, TfIdfConfig, Vectorizer};
+use crate::vectorizer::{Coverage, Embedding, TfIdfConfig, Vectorizer};
 
 /// The learning algorithm and its hyper-parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -239,8 +239,8 @@ pub struct CrossValidation {
     pub folds: usize,
     /// Raw scores of each example, predicted by the model that did not see its article.
     pub scores: Vec<Vec<f32>>,
-    /// Vocabulary coverage ratio of each example under that model.
-    pub coverage: Vec<f32>,
+    /// Coverage of each example under that model (tokens, and tokens it knows).
+    pub coverage: Vec<Coverage>,
     pub gold: Vec<usize>,
     pub metrics: Metrics,
 }
@@ -280,14 +280,14 @@ pub fn cross_validate_by(
     docs.sort_unstable();
     docs.dedup();
     let mut scores = vec![Vec::new(); examples.len()];
-    let mut coverage = vec![0.0; examples.len()];
+    let mut coverage = vec![Coverage::default(); examples.len()];
     for doc in &docs {
         let train: Vec<Example> = examples.iter().filter(|e| e.doc != *doc).cloned().collect();
         let (vectorizer, model) = fit(&train)?;
         for (i, e) in examples.iter().enumerate().filter(|(_, e)| e.doc == *doc) {
             let (x, cov) = vectorizer.transform(&e.text);
             scores[i] = model.scores(&x);
-            coverage[i] = cov.ratio();
+            coverage[i] = cov;
         }
         on_fold();
     }
