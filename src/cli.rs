@@ -253,8 +253,7 @@ pub fn other_from_corpus(
             corpus.display()
         );
     }
-    let examples = crate::corpus::other_examples(corpus, &config.other)?;
-    let corpus_sha256 = crate::corpus::for_each_article(corpus, |_| {})?;
+    let (examples, corpus_sha256) = crate::corpus::other_examples(corpus, &config.other)?;
     Ok(Some(model::OtherFromCorpus {
         corpus: corpus.to_string_lossy().replace('\\', "/"),
         corpus_sha256,
@@ -653,7 +652,7 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
     let vectors = Arc::new(WordVectors::load(&args.inputs.vectors)?);
     // Every row is scored on the same `other` examples: the most any row trains on.
     const MOST_OTHER: usize = 80;
-    let all_other = crate::corpus::other_examples(
+    let (all_other, _) = crate::corpus::other_examples(
         &args.inputs.corpus,
         &crate::corpus::OtherRule {
             count: MOST_OTHER,

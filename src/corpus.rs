@@ -143,14 +143,18 @@ pub struct OtherExample {
 /// Picks `rule.count` `other` examples: the articles of [`OTHER_CATEGORIES`] ordered by
 /// the SHA-256 of their id (a fixed pseudo-random order that depends on nothing else),
 /// taken from the categories in turn, one sentence per article — its first sentence of
-/// `min_chars..=max_chars` characters. Returns them in the order picked.
-pub fn other_examples(path: &Path, rule: &OtherRule) -> Result<Vec<OtherExample>, DataError> {
+/// `min_chars..=max_chars` characters. Returns them in the order picked, and the corpus
+/// file's SHA-256 (empty if nothing was asked for and the file was not read).
+pub fn other_examples(
+    path: &Path,
+    rule: &OtherRule,
+) -> Result<(Vec<OtherExample>, String), DataError> {
     let mut by_category: Vec<Vec<([u8; 32], OtherExample)>> =
         vec![Vec::new(); OTHER_CATEGORIES.len()];
     if rule.count == 0 {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), String::new()));
     }
-    for_each_article(path, |a| {
+    let sha256 = for_each_article(path, |a| {
         let Some(c) = OTHER_CATEGORIES.iter().position(|c| *c == a.category) else {
             return;
         };
@@ -187,7 +191,7 @@ pub fn other_examples(path: &Path, rule: &OtherRule) -> Result<Vec<OtherExample>
         }
         round += 1;
     }
-    Ok(picked)
+    Ok((picked, sha256))
 }
 
 /// The corpus' news sections (which hold our topics among much else): the pool for the
@@ -277,7 +281,8 @@ mod tests {
             count: 3,
             ..OtherRule::default()
         };
-        let picked = other_examples(&path, &rule).unwrap();
+        let (picked, sha256) = other_examples(&path, &rule).unwrap();
+        assert_eq!(sha256, for_each_article(&path, |_| {}).unwrap());
         assert_eq!(picked.len(), 3);
         assert!(picked.iter().all(|e| e.category != "politic"));
         // Categories alternate: the first two are one sport and one economy article.
@@ -287,9 +292,9 @@ mod tests {
             assert!(s1.text.starts_with("فاز"), "{}", s1.text);
         }
         // Deterministic.
-        assert_eq!(picked, other_examples(&path, &rule).unwrap());
+        assert_eq!(picked, other_examples(&path, &rule).unwrap().0);
         let none = OtherRule { count: 0, ..rule };
-        assert!(other_examples(&path, &none).unwrap().is_empty());
+        assert!(other_examples(&path, &none).unwrap().0.is_empty());
     }
 
     #[test]
