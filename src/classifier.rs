@@ -109,6 +109,43 @@ pub struct Vectorized {
     pub truncated: bool,
 }
 
+/// Lets a caller bound and interrupt a classification: [`Classifier::classify_with`] asks
+/// [`Control::admit`] once the text is segmented, before any scoring (the answer and the
+/// work grow with the segment count), and [`Control::proceed`] between segments. Either
+/// may stop the work with the caller's own reason (`Stop`).
+pub trait Control {
+    type Stop;
+    /// The text has `segments` segments; `Err` refuses it before any scoring.
+    fn admit(&self, segments: usize) -> Result<(), Self::Stop>;
+    /// Called between segments; `Err` stops the classification there.
+    fn proceed(&self) -> Result<(), Self::Stop>;
+}
+
+/// Runs to the end: what [`Classifier::classify`] uses.
+pub struct Unbounded;
+
+impl Control for Unbounded {
+    type Stop = std::convert::Infallible;
+    fn admit(&self, _segments: usize) -> Result<(), Self::Stop> {
+        Ok(())
+    }
+    fn proceed(&self) -> Result<(), Self::Stop> {
+        Ok(())
+    }
+}
+
+/// Why [`Classifier::classify_with`] returned no article.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Halted<S> {
+    /// The text was refused.
+    Input(InputError),
+    /// The [`Control`] stopped the work.
+    Stopped(S),
+}
+
+/// Segments scored between two [`Control::proceed`] checks.
+const SEGMENTS_PER_CHECK: usize = 16;
+
 /// A loaded model, ready to classify. Cheap to share between threads.
 #[derive(Debug)]
 pub struct Classifier {
@@ -261,9 +298,25 @@ impl Classifier {
 
     /// Classifies a whole article.
     pub fn classify(&self, text: &str, options: &Options) -> Result<Article, InputError> {
-        let (text, truncated) = self.accept(text, options)?;
+        self.classify_with(text, options, &Unbounded)
+            .map_err(|halted| match halted {
+                Halted::Input(e) => e,
+                Halted::Stopped(never) => match never {},
+            })
+    }
+
+    /// Classifies a whole article under a [`Control`] that can refuse it once its size is
+    /// known and stop it between segments.
+    pub fn classify_with<C: Control>(
+        &self,
+        text: &str,
+        options: &Options,
+        control: &C,
+    ) -> Result<Article, Halted<C::Stop>> {
+        let (text, truncated) = self.accept(text, options).map_err(Halted::Input)?;
         let k = self.labels().len();
         let spans = segment(text);
+        control.admit(spans.len()).map_err(Halted::Stopped)?;
         // The spans already counted the characters up to the last one's end.
         let characters = spans.last().map_or_else(
             || text.chars().count(),
@@ -274,7 +327,10 @@ impl Classifier {
         let mut total = 0usize;
         let mut segments = Vec::with_capacity(spans.len());
         let mut explained: Vec<(usize, &str)> = Vec::new();
-        for span in spans {
+        for (i, span) in spans.into_iter().enumerate() {
+            if i % SEGMENTS_PER_CHECK == SEGMENTS_PER_CHECK - 1 {
+                control.proceed().map_err(Halted::Stopped)?;
+            }
             let segment_text = span.text(text);
             let mut scores = vec![0.0f32; k];
             let cov = self.scorer.scores(segment_text, &mut scores);

@@ -187,3 +187,501 @@ async fn ten_thousand_abandoned_streams_do_not_leak() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Careless and hostile clients with valid gRPC (issue 8). Each test is one numbered case.
+// ---------------------------------------------------------------------------------------
+
+use common::{raw, seed_articles};
+use prost::Message;
+use std::time::Instant;
+use tasnif::service::Limits;
+
+fn classify_request(text: &str, include: &[proto::Include]) -> proto::ClassifyRequest {
+    proto::ClassifyRequest {
+        text: text.to_string(),
+        include: include.iter().map(|&i| i as i32).collect(),
+        ..Default::default()
+    }
+}
+
+fn addr(server: &TestServer) -> String {
+    server.url.trim_start_matches("http://").to_string()
+}
+
+/// An article of `lines` one-letter lines: as many segments as lines.
+fn one_letter_lines(lines: usize) -> String {
+    "ب\n".repeat(lines)
+}
+
+/// About `chars` characters of seed text (sentences repeated).
+fn seed_text(chars: usize) -> String {
+    let all: String = seed_articles().into_iter().map(|(_, t)| t).collect();
+    all.chars().cycle().take(chars).collect()
+}
+
+/// 1. An answer whose size would amplify the request is refused before it is computed,
+/// with a message that says what to do.
+#[tokio::test]
+async fn amplified_answers_are_refused_before_they_are_computed() {
+    let server = TestServer::with_limits(Limits {
+        max_article_chars: 1_000_000,
+        ..Limits::default()
+    })
+    .await;
+    let mut client = server.client().await;
+    let text = one_letter_lines(250_000);
+    let started = Instant::now();
+    let status = client
+        .classify(classify_request(
+            &text,
+            &[proto::Include::Segments, proto::Include::Explanations],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.code(),
+        Code::ResourceExhausted,
+        "{}",
+        status.message()
+    );
+    assert!(
+        status.message().contains("per-call limit")
+            && status.message().contains("INCLUDE_SEGMENTS"),
+        "{}",
+        status.message()
+    );
+    // Refused from the segment count, before scoring: far quicker than classifying.
+    let refused_in = started.elapsed();
+    let started = Instant::now();
+    client
+        .classify(classify_request(&one_letter_lines(50_000), &[]))
+        .await
+        .unwrap();
+    assert!(
+        refused_in < started.elapsed() * 5,
+        "refusal took {refused_in:?}, a fifth of the text classified took {:?}",
+        started.elapsed()
+    );
+    still_serving(&server).await;
+}
+
+/// 1. Answers a client does not read stay charged to its connection: past its share its
+/// calls are refused, and every other client is served.
+#[tokio::test]
+async fn unread_answers_fill_only_their_connections_share() {
+    let server = TestServer::with_limits(Limits {
+        connection_memory: Some(24 << 20),
+        call_memory: Some(12 << 20),
+        ..Limits::default()
+    })
+    .await;
+    // Answers of ~10 MiB charged each (20 000 segments with probabilities).
+    let body = proto::ClassifyRequest {
+        include: vec![proto::Include::Segments as i32],
+        ..classify_request(&one_letter_lines(20_000), &[])
+    }
+    .encode_to_vec();
+    let tcp = tokio::net::TcpStream::connect(addr(&server)).await.unwrap();
+    let (client, connection) = h2::client::Builder::new()
+        .initial_window_size(1024)
+        .handshake::<_, bytes::Bytes>(tcp)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let mut held = Vec::new();
+    let mut refused = None;
+    for _ in 0..8 {
+        let mut c = client.clone().ready().await.unwrap();
+        let request =
+            http::Request::post(format!("{}/tasnif.v1.TopicClassifier/Classify", server.url))
+                .header("content-type", "application/grpc")
+                .header("te", "trailers")
+                .body(())
+                .unwrap();
+        let (response, mut send) = c.send_request(request, false).unwrap();
+        send.send_data(raw::frame(&body), true).unwrap();
+        let response = tokio::time::timeout(Duration::from_secs(60), response)
+            .await
+            .expect("headers arrive")
+            .unwrap();
+        if let Some(code) = response.headers().get("grpc-status") {
+            refused = Some((
+                code.to_str().unwrap().to_string(),
+                response.headers()["grpc-message"]
+                    .to_str()
+                    .unwrap()
+                    .to_string(),
+            ));
+            break;
+        }
+        // Never read the body.
+        held.push(response);
+    }
+    let (code, message) = refused.expect("a client that never reads is refused past its share");
+    assert_eq!(code, (Code::ResourceExhausted as i32).to_string());
+    assert!(message.contains("connection"), "{message}");
+    assert!(
+        !held.is_empty() && held.len() <= 2,
+        "{} answers held",
+        held.len()
+    );
+    still_serving(&server).await;
+    drop(held);
+}
+
+/// 2. A request that stops arriving part-way is charged while it is held, refused past
+/// the connection's share, and ended after the request-body timeout.
+#[tokio::test]
+async fn half_sent_requests_are_bounded_and_timed_out() {
+    let server = TestServer::with_limits(Limits {
+        connection_memory: Some(16 << 20),
+        call_memory: Some(8 << 20),
+        request_body_timeout: 1.0,
+        ..Limits::default()
+    })
+    .await;
+    let tcp = tokio::net::TcpStream::connect(addr(&server)).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    // Each stream declares a 4 MiB - 1 message and sends 3 MiB of it.
+    let declared = (4u32 << 20) - 1;
+    let mut prefix = vec![0u8];
+    prefix.extend_from_slice(&declared.to_be_bytes());
+    let mut pending = Vec::new();
+    let started = Instant::now();
+    for _ in 0..8 {
+        let mut c = client.clone().ready().await.unwrap();
+        let request =
+            http::Request::post(format!("{}/tasnif.v1.TopicClassifier/Classify", server.url))
+                .header("content-type", "application/grpc")
+                .header("te", "trailers")
+                .body(())
+                .unwrap();
+        let (response, mut send) = c.send_request(request, false).unwrap();
+        send.reserve_capacity(3 << 20);
+        send.send_data(prefix.clone().into(), false).unwrap();
+        send.send_data(vec![b'x'; 3 << 20].into(), false).unwrap();
+        pending.push((response, send));
+    }
+    let mut codes = Vec::new();
+    for (response, _send) in pending.iter_mut() {
+        let response = tokio::time::timeout(Duration::from_secs(30), response)
+            .await
+            .expect("every stalled call is answered")
+            .unwrap();
+        let code = response
+            .headers()
+            .get("grpc-status")
+            .map(|v| v.to_str().unwrap().to_string());
+        let message = response
+            .headers()
+            .get("grpc-message")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        codes.push((code, message));
+    }
+    let exhausted = codes
+        .iter()
+        .filter(|(c, m)| c.as_deref() == Some("8") && m.contains("arriving"))
+        .count();
+    let timed_out = codes
+        .iter()
+        .filter(|(c, m)| {
+            c.as_deref() == Some("4")
+                && m.contains("stopped%20arriving") | m.contains("stopped arriving")
+        })
+        .count();
+    assert!(
+        exhausted >= 3,
+        "calls past the connection's share are refused: {codes:?}"
+    );
+    assert!(timed_out >= 1, "stalled calls time out: {codes:?}");
+    assert_eq!(exhausted + timed_out, 8, "{codes:?}");
+    assert!(started.elapsed() < Duration::from_secs(20));
+    still_serving(&server).await;
+}
+
+/// 3. Connections that never send the HTTP/2 preface are closed after the handshake
+/// timeout, and while they hold every slot, new clients wait instead of failing.
+#[tokio::test]
+async fn silent_connections_are_closed_and_capped() {
+    let server = TestServer::with_limits(Limits {
+        handshake_timeout: 0.5,
+        max_connections: 8,
+        ..Limits::default()
+    })
+    .await;
+    let mut silent = Vec::new();
+    for _ in 0..8 {
+        silent.push(tokio::net::TcpStream::connect(addr(&server)).await.unwrap());
+    }
+    // All 8 slots are taken by silent connections; a real client gets in once they go.
+    let started = Instant::now();
+    still_serving(&server).await;
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "the client had to wait for a slot ({:?})",
+        started.elapsed()
+    );
+    use tokio::io::AsyncReadExt;
+    for mut s in silent {
+        let mut buf = [0u8; 64];
+        // The server closes (EOF or reset); it may have sent a GOAWAY first.
+        let closed = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => continue,
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "a silent connection was left open");
+    }
+}
+
+/// 3. Connections with no call for the idle timeout are closed.
+#[tokio::test]
+async fn idle_connections_are_closed() {
+    let server = TestServer::with_limits(Limits {
+        idle_timeout: 0.5,
+        ..Limits::default()
+    })
+    .await;
+    let tcp = tokio::net::TcpStream::connect(addr(&server)).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    let conn = tokio::spawn(connection);
+    let mut c = client.ready().await.unwrap();
+    let request = http::Request::post(format!(
+        "{}/tasnif.v1.TopicClassifier/GetModelInfo",
+        server.url
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .body(())
+    .unwrap();
+    let (response, mut send) = c.send_request(request, false).unwrap();
+    send.send_data(raw::frame(&[]), true).unwrap();
+    let response = response.await.unwrap();
+    assert_eq!(response.status(), 200);
+    drop(response);
+    let started = Instant::now();
+    let _ = tokio::time::timeout(Duration::from_secs(10), conn)
+        .await
+        .expect("the idle connection is closed by the server");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}
+
+/// 4. Calls whose clients cancel leave the queue: a call made after a burst of cancelled
+/// heavy calls waits for about one of them, not all.
+#[tokio::test]
+async fn cancelled_calls_stop_computing() {
+    let server = TestServer::with_limits(Limits {
+        workers: 1,
+        max_article_chars: 1_000_000,
+        max_request_bytes: 8 << 20,
+        ..Limits::default()
+    })
+    .await;
+    let heavy = seed_text(300_000);
+    let mut client = server.client().await;
+    let started = Instant::now();
+    client
+        .classify(classify_request(&heavy, &[]))
+        .await
+        .unwrap();
+    let one = started.elapsed();
+    // 12 heavy calls, each abandoned by its client once it has been sent.
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let mut c = server.client().await;
+        let heavy = heavy.clone();
+        tasks.push(tokio::spawn(async move {
+            let _ = tokio::time::timeout(
+                Duration::from_millis(20),
+                c.classify(classify_request(&heavy, &[])),
+            )
+            .await;
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let started = Instant::now();
+    client
+        .classify(classify_request(&heavy, &[]))
+        .await
+        .unwrap();
+    let after = started.elapsed();
+    assert!(
+        after < one * 4,
+        "a call after 12 cancelled ones took {after:?}; one call takes {one:?}"
+    );
+}
+
+/// 5. One connection saturating the server with heavy calls does not starve another's
+/// small calls: none is refused, and all are answered while the heavy ones still run.
+#[tokio::test]
+async fn a_greedy_client_does_not_starve_others() {
+    let server = TestServer::with_limits(Limits {
+        max_article_chars: 1_000_000,
+        max_request_bytes: 8 << 20,
+        ..Limits::default()
+    })
+    .await;
+    let heavy = seed_text(200_000);
+    let greedy = server.client().await;
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let mut c = greedy.clone();
+        let heavy = heavy.clone();
+        tasks.push(tokio::spawn(async move {
+            c.classify(classify_request(&heavy, &[]))
+                .await
+                .map(|_| Instant::now())
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut small = server.client().await;
+    let mut latencies = Vec::new();
+    for _ in 0..20 {
+        let started = Instant::now();
+        small
+            .classify(classify_request(
+                "سيطر الجيش على المدينة بعد اشتباكات عنيفة",
+                &[],
+            ))
+            .await
+            .expect("the small client is never refused");
+        latencies.push(started.elapsed());
+    }
+    let small_done = Instant::now();
+    let mut greedy_ok = 0;
+    let mut last_greedy = None;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(done) => {
+                greedy_ok += 1;
+                last_greedy = last_greedy.max(Some(done));
+            }
+            Err(status) => assert_eq!(
+                status.code(),
+                Code::ResourceExhausted,
+                "{}",
+                status.message()
+            ),
+        }
+    }
+    assert!(greedy_ok > 0);
+    assert!(
+        last_greedy.is_some_and(|t| t > small_done),
+        "the small calls finished before the greedy client's work ({latencies:?})"
+    );
+}
+
+/// 8. A 1 ms deadline is answered DEADLINE_EXCEEDED (never CANCELLED), seen on the wire
+/// with no client-side timer.
+#[tokio::test]
+async fn tiny_deadlines_get_deadline_exceeded() {
+    let server = TestServer::start().await;
+    let body = raw::frame(&classify_request(&seed_text(100_000), &[]).encode_to_vec());
+    let mut codes = std::collections::BTreeMap::new();
+    for _ in 0..30 {
+        let a = raw::call(
+            &addr(&server),
+            http::Method::POST,
+            "/tasnif.v1.TopicClassifier/Classify",
+            "application/grpc",
+            &[("grpc-timeout", "1m")],
+            vec![body.clone()],
+        )
+        .await;
+        *codes.entry(a.grpc_status).or_insert(0) += 1;
+    }
+    assert_eq!(codes.get(&Some(Code::Cancelled as i32)), None, "{codes:?}");
+    assert!(
+        codes.contains_key(&Some(Code::DeadlineExceeded as i32)),
+        "{codes:?}"
+    );
+}
+
+/// 8. What is not a gRPC call is refused as the gRPC-over-HTTP/2 spec says, and a second
+/// message on a unary call is an error, not silently dropped.
+#[tokio::test]
+async fn protocol_violations_are_refused() {
+    let server = TestServer::start().await;
+    let a = addr(&server);
+    let body = raw::frame(&classify_request("سيطر الجيش على المدينة", &[]).encode_to_vec());
+    let json = raw::call(
+        &a,
+        http::Method::POST,
+        "/tasnif.v1.TopicClassifier/Classify",
+        "application/json",
+        &[],
+        vec![body.clone()],
+    )
+    .await;
+    assert_eq!(json.http, 415);
+    let get = raw::call(
+        &a,
+        http::Method::GET,
+        "/tasnif.v1.TopicClassifier/GetModelInfo",
+        "application/grpc",
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(get.http, 405);
+    let two = raw::call(
+        &a,
+        http::Method::POST,
+        "/tasnif.v1.TopicClassifier/Classify",
+        "application/grpc",
+        &[],
+        vec![body.clone(), body.clone()],
+    )
+    .await;
+    assert_eq!(
+        two.grpc_status,
+        Some(Code::InvalidArgument as i32),
+        "{two:?}"
+    );
+    assert!(
+        two.grpc_message.contains("exactly one request message"),
+        "{two:?}"
+    );
+    let one = raw::call(
+        &a,
+        http::Method::POST,
+        "/tasnif.v1.TopicClassifier/Classify",
+        "application/grpc+proto",
+        &[],
+        vec![body],
+    )
+    .await;
+    assert_eq!(one.grpc_status, Some(0), "{one:?}");
+    still_serving(&server).await;
+}
+
+/// 8. Limits are reported without truncation.
+#[tokio::test]
+async fn limits_are_reported_in_full() {
+    let server = TestServer::with_limits(Limits {
+        max_in_flight: 4_294_967_297,
+        max_queued_chars: 5_000_000_000,
+        ..Limits::default()
+    })
+    .await;
+    let mut client = server.client().await;
+    let info = client
+        .get_model_info(proto::GetModelInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let limits = info.limits.unwrap();
+    assert_eq!(limits.max_in_flight, 4_294_967_297);
+    assert_eq!(limits.max_queued_chars, 5_000_000_000);
+    assert!(limits.memory_budget_bytes >= limits.connection_memory_bytes);
+    assert!(limits.connection_memory_bytes >= limits.call_memory_bytes);
+}

@@ -1,36 +1,52 @@
-//! The `tasnif.v1.TopicClassifier` RPCs: request validation, back-pressure, deadlines,
-//! and running the CPU-bound classification on a dedicated thread pool so the async
-//! executor only ever does I/O.
+//! The `tasnif.v1.TopicClassifier` RPCs: request validation, memory charges, and
+//! classification on the [`Scheduler`]'s workers so the async executor only ever does I/O.
+//!
+//! Every call is bounded before its work starts: its request bytes, and — once the text is
+//! segmented, before any scoring — the memory its answer and its work will take, are
+//! charged to the memory budget ([`budget`](super::budget)); its characters are admitted
+//! by the scheduler. A call whose client leaves or whose deadline passes stops at the next
+//! segment boundary.
 
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::{Stream, StreamExt};
-use rayon::prelude::*;
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::oneshot;
 use tonic::metadata::MetadataValue;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tracing::{debug, warn};
 
+use super::budget::{ConnectionBudget, Ledger, MemoryBudget};
+use super::layer::CallContext;
 use super::proto::{self, classify_result::Outcome, topic_classifier_server::TopicClassifier};
-use super::status::{decode_status, input_status, Arrival};
+use super::scheduler::{Caps, Scheduler, Ticket, Work};
+use super::status::{busy_status, decode_status, exceeded_status, input_status, stop_status};
 use super::{convert, Limits};
-use crate::classifier::{Classifier, Options, DEFAULT_TOPIC_THRESHOLD};
+use crate::classifier::{Classifier, Control, Halted, Options, DEFAULT_TOPIC_THRESHOLD};
 use crate::error::InputError;
 
 /// Default number of explanation terms per label.
 const DEFAULT_EXPLAIN_TOP_N: u32 = 5;
-/// Stream requests classified concurrently per stream (results stay in order).
-const STREAM_PIPELINE: usize = 4;
+/// Stream requests classified ahead of what the client has read (results stay in order).
+const STREAM_PIPELINE: usize = 2;
+/// Memory a call holds besides its text: the request and answer messages, bookkeeping.
+const CALL_BASE_BYTES: usize = 4 * 1024;
+/// Memory the classifier holds per segment while it works (its result and probabilities).
+const WORK_BYTES_PER_SEGMENT: usize = 128;
+
+/// Memory the answer takes per segment when segments are included (the message, and its
+/// encoding until written), for `labels` labels.
+fn answer_bytes_per_segment(labels: usize) -> usize {
+    96 + 80 * labels
+}
 
 /// State shared by every call.
 struct Shared {
     classifier: Arc<Classifier>,
     limits: Limits,
-    pool: rayon::ThreadPool,
-    in_flight: Arc<Semaphore>,
+    scheduler: Scheduler,
+    budget: MemoryBudget,
 }
 
 /// The service implementation. Cheap to clone.
@@ -45,102 +61,135 @@ struct Plan {
     include_segments: bool,
 }
 
+/// A call's context, or a fresh one for a server assembled without the call guard.
+fn context<T>(request: &Request<T>) -> CallContext {
+    request
+        .extensions()
+        .get::<CallContext>()
+        .cloned()
+        .unwrap_or_else(|| CallContext {
+            connection: None,
+            ticket: Arc::new(Ticket::default()),
+            ledger: Ledger::default(),
+            arrival: Instant::now(),
+        })
+}
+
+/// The [`Control`] of one classification: charges its segments to the call's ledger
+/// before scoring, and stops when the call's ticket says so.
+struct CallControl<'a> {
+    budget: &'a MemoryBudget,
+    connection: &'a ConnectionBudget,
+    ledger: &'a Ledger,
+    ticket: &'a Ticket,
+    bytes_per_segment: usize,
+}
+
+impl Control for CallControl<'_> {
+    type Stop = Status;
+    fn admit(&self, segments: usize) -> Result<(), Status> {
+        self.ticket.check().map_err(stop_status)?;
+        self.budget
+            .charge_call(
+                self.ledger,
+                self.connection,
+                segments.saturating_mul(self.bytes_per_segment),
+            )
+            .map_err(|e| exceeded_status(&e))
+    }
+    fn proceed(&self) -> Result<(), Status> {
+        self.ticket.check().map_err(stop_status)
+    }
+}
+
+/// What a worker needs to charge and stop one call's work.
+#[derive(Clone)]
+struct Meter {
+    connection: ConnectionBudget,
+    ledger: Ledger,
+    ticket: Arc<Ticket>,
+}
+
 impl Api {
     pub fn new(classifier: Arc<Classifier>, limits: Limits) -> std::io::Result<Self> {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(limits.workers)
-            .thread_name(|i| format!("tasnif-worker-{i}"))
-            .build()
-            .map_err(std::io::Error::other)?;
+        let server = Caps {
+            chars: limits.max_queued_chars,
+            items: limits.max_in_flight,
+        };
+        let connection = Caps {
+            chars: limits.connection_queued_chars(),
+            items: limits.connection_in_flight(),
+        };
+        let scheduler = Scheduler::new(limits.workers, server, connection)?;
+        let budget = limits.memory_budget();
         Ok(Self {
             shared: Arc::new(Shared {
                 classifier,
-                in_flight: Arc::new(Semaphore::new(limits.max_in_flight)),
                 limits,
-                pool,
+                scheduler,
+                budget,
             }),
         })
     }
 
-    /// Runs `work` on the worker pool holding `permits` in-flight slots, refusing at once
-    /// when the server is full, and giving up when the caller's deadline passes.
+    /// The server's memory budget (shared with the call guard).
+    pub fn budget(&self) -> MemoryBudget {
+        self.shared.budget.clone()
+    }
+
+    fn meter(&self, ctx: &CallContext) -> Meter {
+        Meter {
+            connection: ctx
+                .connection
+                .as_ref()
+                .map_or_else(|| self.shared.budget.connection(), |c| c.budget.clone()),
+            ledger: ctx.ledger.clone(),
+            ticket: ctx.ticket.clone(),
+        }
+    }
+
+    /// Charges a request's text (and the call's fixed overhead) to its ledger.
+    fn charge_request(&self, meter: &Meter, text_bytes: usize) -> Result<(), Status> {
+        self.shared
+            .budget
+            .charge_call(
+                &meter.ledger,
+                &meter.connection,
+                CALL_BASE_BYTES + text_bytes,
+            )
+            .map_err(|e| exceeded_status(&e))
+    }
+
+    /// Queues `work` (costing `chars` characters) for the call's connection; refused at
+    /// once when the scheduler is full; resolves with its result, or with the call's
+    /// stop reason when the job was dropped unrun.
     async fn run<T, F>(
         &self,
-        permits: usize,
-        deadline: Option<Instant>,
+        connection: u64,
+        meter: &Meter,
+        chars: usize,
         work: F,
     ) -> Result<T, Status>
     where
         T: Send + 'static,
         F: FnOnce(&Shared) -> T + Send + 'static,
     {
-        let limit = self.shared.limits.max_in_flight;
-        let permit = u32::try_from(permits)
-            .ok()
-            .and_then(|n| self.shared.in_flight.clone().try_acquire_many_owned(n).ok())
-            .ok_or_else(|| {
-                Status::resource_exhausted(format!(
-                    "server is busy: {limit} classifications already in flight (max_in_flight); retry with backoff"
-                ))
-            })?;
         let (tx, rx) = oneshot::channel();
         let shared = self.shared.clone();
-        self.shared.pool.spawn(move || {
-            let result = std::panic::catch_unwind(AssertUnwindSafe(|| work(&shared)));
-            // The slot frees before the answer leaves, so a caller that got its answer
-            // can count on the slot being free again.
-            drop(permit);
-            let _ = tx.send(result);
-        });
-        let result = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline.into(), rx)
-                .await
-                .map_err(|_| {
-                    Status::deadline_exceeded(
-                        "the call's deadline (grpc-timeout) expired before classification finished",
-                    )
-                })?,
-            None => rx.await,
-        };
-        match result {
-            Ok(Ok(value)) => Ok(value),
-            _ => Err(Status::internal(
-                "classification failed unexpectedly; the error was logged",
-            )),
-        }
+        self.shared
+            .scheduler
+            .submit(connection, chars, meter.ticket.clone(), move || {
+                let result = work(&shared);
+                Box::new(move || {
+                    let _ = tx.send(result);
+                })
+            })
+            .map_err(|busy| busy_status(&busy))?;
+        rx.await.map_err(|_| match meter.ticket.check() {
+            Err(stop) => stop_status(stop),
+            Ok(()) => Status::internal("classification failed unexpectedly; the error was logged"),
+        })
     }
-}
-
-/// The caller's deadline from the `grpc-timeout` header, counted from the request's
-/// arrival and slightly early (10 %, at most 20 ms), so that the caller receives our
-/// DEADLINE_EXCEEDED rather than racing its own timer or tonic's, which answers CANCELLED.
-fn deadline<T>(request: &Request<T>) -> Option<Instant> {
-    let value = request.metadata().get("grpc-timeout")?.to_str().ok()?;
-    let timeout = parse_grpc_timeout(value)?;
-    let arrival = request
-        .extensions()
-        .get::<Arrival>()
-        .map_or_else(Instant::now, |a| a.0);
-    let margin = (timeout / 10).min(Duration::from_millis(20));
-    Some(arrival + timeout - margin)
-}
-
-/// Parses a `grpc-timeout` value: up to 8 digits and a unit (H M S m u n).
-fn parse_grpc_timeout(value: &str) -> Option<Duration> {
-    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
-    if digits.is_empty() || digits.len() > 8 {
-        return None;
-    }
-    let n: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(n * 3600),
-        "M" => Duration::from_secs(n * 60),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
-        _ => return None,
-    })
 }
 
 impl Shared {
@@ -177,9 +226,33 @@ impl Shared {
         })
     }
 
-    fn classify(&self, req: proto::ClassifyRequest) -> Result<proto::ClassifyResponse, InputError> {
-        let plan = self.plan(&req)?;
-        let article = self.classifier.classify(&req.text, &plan.options)?;
+    /// Classifies one request under its call's meter.
+    fn classify(
+        &self,
+        req: proto::ClassifyRequest,
+        meter: &Meter,
+    ) -> Result<proto::ClassifyResponse, Status> {
+        let plan = self.plan(&req).map_err(|e| input_status(&e))?;
+        let labels = self.classifier.labels().len();
+        let control = CallControl {
+            budget: &self.budget,
+            connection: &meter.connection,
+            ledger: &meter.ledger,
+            ticket: &meter.ticket,
+            bytes_per_segment: WORK_BYTES_PER_SEGMENT
+                + if plan.include_segments {
+                    answer_bytes_per_segment(labels)
+                } else {
+                    0
+                },
+        };
+        let article = self
+            .classifier
+            .classify_with(&req.text, &plan.options, &control)
+            .map_err(|halted| match halted {
+                Halted::Input(e) => input_status(&e),
+                Halted::Stopped(status) => status,
+            })?;
         Ok(convert::article(
             &self.classifier,
             &article,
@@ -188,11 +261,16 @@ impl Shared {
         ))
     }
 
-    fn outcome(&self, index: usize, req: proto::ClassifyRequest) -> proto::ClassifyResult {
+    fn outcome(
+        &self,
+        index: usize,
+        req: proto::ClassifyRequest,
+        meter: &Meter,
+    ) -> proto::ClassifyResult {
         let id = req.id.clone();
-        let outcome = match self.classify(req) {
+        let outcome = match self.classify(req, meter) {
             Ok(response) => Outcome::Response(response),
-            Err(e) => Outcome::Error(item_error(&input_status(&e))),
+            Err(status) => Outcome::Error(item_error(&status)),
         };
         proto::ClassifyResult {
             id,
@@ -200,6 +278,11 @@ impl Shared {
             outcome: Some(outcome),
         }
     }
+}
+
+/// Characters in `text`, the unit of admission.
+fn chars(text: &str) -> usize {
+    text.chars().count()
 }
 
 fn item_error(status: &Status) -> proto::ItemError {
@@ -244,12 +327,19 @@ impl TopicClassifier for Api {
         request: Request<proto::ClassifyRequest>,
     ) -> Result<Response<proto::ClassifyResponse>, Status> {
         let started = Instant::now();
-        let deadline = deadline(&request);
+        let ctx = context(&request);
+        let meter = self.meter(&ctx);
         let req = request.into_inner();
-        let result = self
-            .run(1, deadline, move |s| s.classify(req))
-            .await
-            .and_then(|r| r.map_err(|e| input_status(&e)));
+        let result = async {
+            self.charge_request(&meter, req.text.len())?;
+            let cost = chars(&req.text);
+            let m = meter.clone();
+            self.run(ctx.connection_id(), &meter, cost, move |s| {
+                s.classify(req, &m)
+            })
+            .await?
+        }
+        .await;
         match result {
             Ok(response) => {
                 let (chars, segments) = (
@@ -276,7 +366,8 @@ impl TopicClassifier for Api {
         request: Request<proto::ClassifyBatchRequest>,
     ) -> Result<Response<proto::ClassifyBatchResponse>, Status> {
         let started = Instant::now();
-        let deadline = deadline(&request);
+        let ctx = context(&request);
+        let meter = self.meter(&ctx);
         let items = request.into_inner().items;
         let limit = self.shared.limits.max_batch_items;
         if items.len() > limit {
@@ -289,13 +380,7 @@ impl TopicClassifier for Api {
         }
         let n = items.len();
         let results = self
-            .run(n.max(1), deadline, move |s| {
-                items
-                    .into_par_iter()
-                    .enumerate()
-                    .map(|(i, req)| s.outcome(i, req))
-                    .collect::<Vec<_>>()
-            })
+            .batch(&ctx, &meter, items)
             .await
             .inspect_err(|status| log_error("ClassifyBatch", status))?;
         let (chars, segments) = results.iter().fold((0, 0), |(c, s), r| match &r.outcome {
@@ -324,29 +409,51 @@ impl TopicClassifier for Api {
         request: Request<Streaming<proto::ClassifyRequest>>,
     ) -> Result<Response<Self::ClassifyStreamStream>, Status> {
         let api = self.clone();
+        let ctx = context(&request);
         let max_bytes = self.shared.limits.max_request_bytes;
         // Lazy: a request is read only when the client has taken enough results for the
         // pipeline to have room, so a slow reader slows the stream down (HTTP/2 flow
-        // control) instead of buffering without bound.
+        // control) instead of buffering. Each result's charges (its own ledger) are held
+        // until the next result is taken, i.e. until the encoder has passed it on.
         let results = request
             .into_inner()
             .enumerate()
             .map(move |(i, item)| {
                 let api = api.clone();
+                let ctx = ctx.clone();
                 async move {
                     let req = item.map_err(|s| decode_status(s, max_bytes))?;
+                    let meter = Meter {
+                        ledger: Ledger::default(),
+                        ..api.meter(&ctx)
+                    };
                     let id = req.id.clone();
-                    Ok(match api.run(1, None, move |s| s.outcome(i, req)).await {
-                        Ok(result) => result,
-                        Err(status) => proto::ClassifyResult {
-                            id,
-                            index: i as u32,
-                            outcome: Some(Outcome::Error(item_error(&status))),
-                        },
-                    })
+                    let outcome = async {
+                        api.charge_request(&meter, req.text.len())?;
+                        let cost = chars(&req.text);
+                        let m = meter.clone();
+                        api.run(ctx.connection_id(), &meter, cost, move |s| {
+                            s.outcome(i, req, &m)
+                        })
+                        .await
+                    }
+                    .await;
+                    let result = outcome.unwrap_or_else(|status| proto::ClassifyResult {
+                        id,
+                        index: i as u32,
+                        outcome: Some(Outcome::Error(item_error(&status))),
+                    });
+                    Ok((result, meter.ledger))
                 }
             })
             .buffered(STREAM_PIPELINE)
+            .scan(None::<Ledger>, |held, item| {
+                let item = item.map(|(result, ledger)| {
+                    *held = Some(ledger);
+                    result
+                });
+                futures::future::ready(Some(item))
+            })
             .inspect(|r| {
                 if let Err(status) = r {
                     log_error("ClassifyStream", status);
@@ -360,10 +467,15 @@ impl TopicClassifier for Api {
         request: Request<proto::VectorizeRequest>,
     ) -> Result<Response<proto::VectorizeResponse>, Status> {
         let started = Instant::now();
-        let deadline = deadline(&request);
+        let ctx = context(&request);
+        let meter = self.meter(&ctx);
         let req = request.into_inner();
-        let response = self
-            .run(1, deadline, move |s| {
+        let response = async {
+            // The vector has at most a few entries per character; its terms are words of
+            // the text: the answer is bounded by a small multiple of the text.
+            self.charge_request(&meter, 4 * req.text.len())?;
+            let cost = chars(&req.text);
+            self.run(ctx.connection_id(), &meter, cost, move |s| {
                 let options = Options {
                     max_chars: s.limits.max_article_chars,
                     truncate: req.truncate,
@@ -372,10 +484,12 @@ impl TopicClassifier for Api {
                 s.classifier
                     .vectorize(&req.text, &options)
                     .map(|v| convert::vectorized(&s.classifier, &v, req.include_terms))
+                    .map_err(|e| input_status(&e))
             })
-            .await
-            .and_then(|r| r.map_err(|e| input_status(&e)))
-            .inspect_err(|status| log_error("Vectorize", status))?;
+            .await?
+        }
+        .await
+        .inspect_err(|status| log_error("Vectorize", status))?;
         debug!(rpc = "Vectorize", nnz = response.indices.len(), "ok");
         Ok(with_timing(Response::new(response), 0, 0, started))
     }
@@ -391,19 +505,57 @@ impl TopicClassifier for Api {
     }
 }
 
+impl Api {
+    /// A batch: every item charged and queued as its own job (so the workers interleave
+    /// it fairly with other connections' calls), admitted together or refused together.
+    async fn batch(
+        &self,
+        ctx: &CallContext,
+        meter: &Meter,
+        items: Vec<proto::ClassifyRequest>,
+    ) -> Result<Vec<proto::ClassifyResult>, Status> {
+        let text_bytes: usize = items.iter().map(|r| r.text.len()).sum();
+        self.charge_request(meter, text_bytes)?;
+        let mut receivers = Vec::with_capacity(items.len());
+        let mut jobs = Vec::with_capacity(items.len());
+        for (i, req) in items.into_iter().enumerate() {
+            let (tx, rx) = oneshot::channel();
+            let shared = self.shared.clone();
+            let m = meter.clone();
+            let cost = chars(&req.text);
+            let work: Work = Box::new(move || {
+                let result = shared.outcome(i, req, &m);
+                Box::new(move || {
+                    let _ = tx.send(result);
+                })
+            });
+            jobs.push((cost, meter.ticket.clone(), work));
+            receivers.push(rx);
+        }
+        self.shared
+            .scheduler
+            .submit_all(ctx.connection_id(), jobs)
+            .map_err(|busy| busy_status(&busy))?;
+        let mut results = Vec::with_capacity(receivers.len());
+        for rx in receivers {
+            results.push(rx.await.map_err(|_| match meter.ticket.check() {
+                Err(stop) => stop_status(stop),
+                Ok(()) => {
+                    Status::internal("classification failed unexpectedly; the error was logged")
+                }
+            })?);
+        }
+        Ok(results)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn grpc_timeout_values() {
-        assert_eq!(parse_grpc_timeout("100m"), Some(Duration::from_millis(100)));
-        assert_eq!(parse_grpc_timeout("5S"), Some(Duration::from_secs(5)));
-        assert_eq!(parse_grpc_timeout("2H"), Some(Duration::from_secs(7200)));
-        assert_eq!(parse_grpc_timeout("10u"), Some(Duration::from_micros(10)));
-        assert_eq!(parse_grpc_timeout("123456789S"), None);
-        assert_eq!(parse_grpc_timeout("m"), None);
-        assert_eq!(parse_grpc_timeout("5x"), None);
-        assert_eq!(parse_grpc_timeout(""), None);
+    fn answers_grow_with_labels() {
+        assert!(answer_bytes_per_segment(4) > answer_bytes_per_segment(2));
+        assert!(chars("سلام") == 4);
     }
 }

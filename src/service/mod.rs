@@ -1,15 +1,24 @@
 //! The gRPC server: configuration, start-up, health, reflection and graceful shutdown.
 //!
 //! * [`proto`] — generated protocol types;
-//! * [`api`] — the `TopicClassifier` RPCs (validation, back-pressure, deadlines);
+//! * [`api`] — the `TopicClassifier` RPCs (validation, memory charges, work);
+//! * [`layer`] — the call guard in front of every service (protocol checks, deadlines,
+//!   request metering, answers held to flow control);
+//! * [`budget`] — the memory budget (server, connection, call);
+//! * [`scheduler`] — the workers and their fair, cost-admitted queue;
+//! * [`connection`] — listening, accepting, and per-connection timeouts;
 //! * [`convert`] — library results → protocol messages;
 //! * [`status`] — the one place errors become gRPC statuses;
 //! * [`client`] — the CLI's reference client.
 
 pub mod api;
+pub mod budget;
 pub mod client;
+pub mod connection;
 pub mod convert;
+pub mod layer;
 pub mod proto;
+pub mod scheduler;
 pub mod status;
 
 use std::future::Future;
@@ -20,8 +29,6 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
-use tokio_stream::StreamExt;
 use tonic::codec::CompressionEncoding;
 use tracing::{info, warn};
 
@@ -44,7 +51,8 @@ pub struct ServeArgs {
     pub grace_period: f64,
 }
 
-/// Server limits, reported by `GetModelInfo`.
+/// Server limits, reported by `GetModelInfo`. Defaults that depend on the machine (cores,
+/// memory, descriptors) are computed when the flags are parsed.
 #[derive(Debug, Clone, Args)]
 pub struct Limits {
     /// Largest accepted request message, in bytes (after decompression).
@@ -56,19 +64,80 @@ pub struct Limits {
     /// Longest article, in characters (longer ones fail unless the request sets `truncate`).
     #[arg(long, env = "TASNIF_MAX_ARTICLE_CHARS", default_value_t = 500_000)]
     pub max_article_chars: usize,
-    /// Most classifications in flight; past it, calls get RESOURCE_EXHAUSTED at once.
+    /// Most classifications (articles) queued or running; past it, calls get
+    /// RESOURCE_EXHAUSTED at once. One connection may use a quarter of it (at least one
+    /// full batch).
     #[arg(long, env = "TASNIF_MAX_IN_FLIGHT", default_value_t = 1024)]
     pub max_in_flight: usize,
+    /// Most characters queued or being classified; one connection may use a quarter of it
+    /// (at least one longest article). Past it, calls get RESOURCE_EXHAUSTED at once.
+    #[arg(long, env = "TASNIF_MAX_QUEUED_CHARS", default_value_t = 16_000_000)]
+    pub max_queued_chars: usize,
+    /// Bytes that calls may make the server hold (requests arriving, work, answers not yet
+    /// read); default: a quarter of the machine's memory, at most 256 MiB.
+    #[arg(long, env = "TASNIF_MEMORY_BUDGET", default_value_t = default_memory_budget())]
+    pub memory_budget: usize,
+    /// One connection's share of the memory budget (default: a quarter of it).
+    #[arg(long, env = "TASNIF_CONNECTION_MEMORY")]
+    pub connection_memory: Option<usize>,
+    /// One call's share of the memory budget (default: half a connection's).
+    #[arg(long, env = "TASNIF_CALL_MEMORY")]
+    pub call_memory: Option<usize>,
     /// Most explanation terms per label a request may ask for.
     #[arg(long, env = "TASNIF_MAX_EXPLAIN_TOP_N", default_value_t = 50)]
     pub max_explain_top_n: u32,
-    /// Classification threads (default: one per core).
+    /// Classification threads (default: one per core), plus one for short texts.
     #[arg(long, env = "TASNIF_WORKERS", default_value_t = default_workers())]
     pub workers: usize,
+    /// Most open connections; past it, new ones wait in the listen backlog
+    /// (default: the descriptor limit, less a reserve).
+    #[arg(long, env = "TASNIF_MAX_CONNECTIONS", default_value_t = default_max_connections())]
+    pub max_connections: usize,
+    /// Listen backlog: connections the kernel holds before they are accepted.
+    #[arg(long, env = "TASNIF_LISTEN_BACKLOG", default_value_t = 4096)]
+    pub listen_backlog: u32,
+    /// Seconds a new connection has to send anything (the HTTP/2 preface).
+    #[arg(long, env = "TASNIF_HANDSHAKE_TIMEOUT", default_value_t = 10.0)]
+    pub handshake_timeout: f64,
+    /// Seconds a connection may stay open with no call; 0 keeps idle connections open.
+    #[arg(long, env = "TASNIF_IDLE_TIMEOUT", default_value_t = 300.0)]
+    pub idle_timeout: f64,
+    /// Seconds a request message may stall part-way before the call is ended.
+    #[arg(long, env = "TASNIF_REQUEST_BODY_TIMEOUT", default_value_t = 10.0)]
+    pub request_body_timeout: f64,
 }
 
 fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// A quarter of physical memory, at most 256 MiB.
+fn default_memory_budget() -> usize {
+    const CAP: usize = 256 << 20;
+    #[cfg(unix)]
+    {
+        // SAFETY: sysconf only reads system configuration.
+        let (pages, page) = unsafe {
+            (
+                libc::sysconf(libc::_SC_PHYS_PAGES),
+                libc::sysconf(libc::_SC_PAGESIZE),
+            )
+        };
+        if pages > 0 && page > 0 {
+            return ((pages as usize).saturating_mul(page as usize) / 4).min(CAP);
+        }
+    }
+    CAP
+}
+
+/// The descriptor limit (raised to its hard limit first), less 64 for files and logs.
+fn default_max_connections() -> usize {
+    connection::raise_descriptor_limit()
+        .map_or(1024, |n| n.saturating_sub(64).clamp(16, 1 << 20) as usize)
+}
+
+fn seconds(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::MAX)
 }
 
 impl Default for Limits {
@@ -78,14 +147,35 @@ impl Default for Limits {
             max_batch_items: 256,
             max_article_chars: 500_000,
             max_in_flight: 1024,
+            max_queued_chars: 16_000_000,
+            memory_budget: default_memory_budget(),
+            connection_memory: None,
+            call_memory: None,
             max_explain_top_n: 50,
             workers: default_workers(),
+            max_connections: default_max_connections(),
+            listen_backlog: 4096,
+            handshake_timeout: 10.0,
+            idle_timeout: 300.0,
+            request_body_timeout: 10.0,
         }
     }
 }
 
 impl Limits {
     fn validate(&self) -> Result<()> {
+        if self.workers == 0
+            || self.max_in_flight == 0
+            || self.max_request_bytes == 0
+            || self.max_article_chars == 0
+            || self.max_queued_chars == 0
+            || self.max_connections == 0
+        {
+            bail!(
+                "workers, max_in_flight, max_request_bytes, max_article_chars, max_queued_chars \
+                 and max_connections must be positive"
+            );
+        }
         if self.max_batch_items > self.max_in_flight {
             bail!(
                 "max_batch_items ({}) must not exceed max_in_flight ({}): such a batch could never run",
@@ -93,16 +183,69 @@ impl Limits {
                 self.max_in_flight
             );
         }
-        if self.workers == 0
-            || self.max_in_flight == 0
-            || self.max_request_bytes == 0
-            || self.max_article_chars == 0
-        {
+        let (call, connection) = (self.call_memory_bytes(), self.connection_memory_bytes());
+        if call > connection || connection > self.memory_budget {
             bail!(
-                "workers, max_in_flight, max_request_bytes and max_article_chars must be positive"
+                "memory limits must nest: call ({call}) <= connection ({connection}) <= budget ({})",
+                self.memory_budget
             );
         }
+        // The largest request must fit one call's memory.
+        if self.max_request_bytes > call {
+            bail!(
+                "max_request_bytes ({}) must not exceed the per-call memory ({call}): such a \
+                 request could never be held",
+                self.max_request_bytes
+            );
+        }
+        for (name, v) in [
+            ("handshake_timeout", self.handshake_timeout),
+            ("idle_timeout", self.idle_timeout),
+            ("request_body_timeout", self.request_body_timeout),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                bail!("{name} must be a number of seconds >= 0, got {v}");
+            }
+        }
+        if self.handshake_timeout == 0.0 || self.request_body_timeout == 0.0 {
+            bail!("handshake_timeout and request_body_timeout must be positive");
+        }
         Ok(())
+    }
+
+    pub fn connection_memory_bytes(&self) -> usize {
+        self.connection_memory.unwrap_or(self.memory_budget / 4)
+    }
+
+    pub fn call_memory_bytes(&self) -> usize {
+        self.call_memory
+            .unwrap_or(self.connection_memory_bytes() / 2)
+    }
+
+    pub fn memory_budget(&self) -> budget::MemoryBudget {
+        budget::MemoryBudget::new(
+            self.memory_budget,
+            self.connection_memory_bytes(),
+            self.call_memory_bytes(),
+        )
+    }
+
+    /// One connection's share of the queued characters.
+    pub fn connection_queued_chars(&self) -> usize {
+        (self.max_queued_chars / 4).max(self.max_article_chars)
+    }
+
+    /// One connection's share of the classifications in flight.
+    pub fn connection_in_flight(&self) -> usize {
+        (self.max_in_flight / 4).max(self.max_batch_items)
+    }
+
+    fn connection_limits(&self) -> connection::ConnectionLimits {
+        connection::ConnectionLimits {
+            max_connections: self.max_connections,
+            handshake_timeout: seconds(self.handshake_timeout),
+            idle_timeout: (self.idle_timeout > 0.0).then(|| seconds(self.idle_timeout)),
+        }
     }
 }
 
@@ -117,7 +260,10 @@ pub async fn serve(
 ) -> Result<()> {
     limits.validate()?;
     let max_bytes = limits.max_request_bytes;
+    let connections = limits.connection_limits();
+    let body_timeout = seconds(limits.request_body_timeout);
     let api = api::Api::new(classifier, limits)?;
+    let budget = api.budget();
     let service = TopicClassifierServer::new(api)
         .max_decoding_message_size(max_bytes)
         .max_encoding_message_size(usize::MAX)
@@ -154,14 +300,16 @@ pub async fn serve(
     let server = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .max_concurrent_streams(Some(1024))
-        .layer(status::StatusRewriteLayer {
+        .layer(layer::CallGuardLayer {
             max_request_bytes: max_bytes,
+            budget: budget.clone(),
+            request_body_timeout: body_timeout,
         })
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(service)
-        .serve_with_incoming_shutdown(incoming(listener), signal);
+        .serve_with_incoming_shutdown(connection::incoming(listener, connections, budget), signal);
     let mut server = tokio::spawn(server);
 
     tokio::select! {
@@ -174,19 +322,6 @@ pub async fn serve(
     }
     info!("stopped");
     Ok(())
-}
-
-/// Accepted connections, with Nagle's algorithm off: tonic's `tcp_nodelay` applies only
-/// to listeners it binds itself, and small responses otherwise wait for delayed ACKs
-/// (40 ms p99 spikes under load).
-fn incoming(
-    listener: TcpListener,
-) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
-    TcpListenerStream::new(listener).map(|conn| {
-        let conn = conn?;
-        conn.set_nodelay(true)?;
-        Ok(conn)
-    })
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -216,8 +351,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .build()?;
     runtime.block_on(async move {
         let classifier = Arc::new(args.model.load()?);
-        let listener = TcpListener::bind(args.addr)
-            .await
+        let listener = connection::bind(args.addr, args.limits.listen_backlog)
             .with_context(|| format!("cannot listen on {}", args.addr))?;
         let addr = listener.local_addr()?;
         info!(

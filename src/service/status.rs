@@ -1,16 +1,15 @@
 //! The one place where errors become gRPC statuses.
 //!
-//! Library errors map to codes here ([`input_status`]); [`StatusRewriteLayer`] fixes the
-//! two statuses tonic itself produces that the contract defines differently: a message
-//! over the size limit (tonic: OUT_OF_RANGE; ours: RESOURCE_EXHAUSTED, as the gRPC spec
-//! says).
+//! Library errors map to codes here ([`input_status`]), and so do the service's own
+//! refusals (budget, scheduler, deadline). [`decode_status`] fixes the status tonic itself
+//! produces that the contract defines differently: a message over the size limit (tonic:
+//! OUT_OF_RANGE; ours: RESOURCE_EXHAUSTED, as the gRPC spec says); the call guard
+//! (`layer`) applies it.
 
-use std::task::{Context, Poll};
-
-use futures::future::BoxFuture;
 use tonic::{Code, Status};
-use tower::{Layer, Service};
 
+use super::budget::Exceeded;
+use super::scheduler::{Busy, Stop};
 use crate::error::InputError;
 
 /// The status for a rejected input.
@@ -34,66 +33,32 @@ fn too_large(detail: &str, max_request_bytes: usize) -> Status {
     ))
 }
 
-/// When a request reached the server, before its body was read: deadlines count from here.
-#[derive(Debug, Clone, Copy)]
-pub struct Arrival(pub std::time::Instant);
-
-/// Tower layer recording each request's [`Arrival`] and rewriting tonic's OUT_OF_RANGE for oversized messages to RESOURCE_EXHAUSTED.
-#[derive(Debug, Clone, Copy)]
-pub struct StatusRewriteLayer {
-    pub max_request_bytes: usize,
+/// The status for a call whose deadline passed.
+pub fn deadline_status() -> Status {
+    Status::deadline_exceeded(
+        "the call's deadline (grpc-timeout) expired before classification finished",
+    )
 }
 
-impl<S> Layer<S> for StatusRewriteLayer {
-    type Service = StatusRewrite<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        StatusRewrite {
-            inner,
-            max_request_bytes: self.max_request_bytes,
-        }
+/// The status for a call stopped by its [`Ticket`](super::scheduler::Ticket).
+pub fn stop_status(stop: Stop) -> Status {
+    match stop {
+        Stop::DeadlineExceeded => deadline_status(),
+        Stop::Cancelled => Status::cancelled("the call was cancelled by its client"),
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct StatusRewrite<S> {
-    inner: S,
-    max_request_bytes: usize,
+/// The status for work the scheduler would not queue.
+pub fn busy_status(busy: &Busy) -> Status {
+    match busy {
+        Busy::Closed => Status::unavailable(busy.to_string()),
+        _ => Status::resource_exhausted(busy.to_string()),
+    }
 }
 
-impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for StatusRewrite<S>
-where
-    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>> + Send,
-    S::Future: Send + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: http::Request<ReqBody>) -> Self::Future {
-        req.extensions_mut()
-            .insert(Arrival(std::time::Instant::now()));
-        let limit = self.max_request_bytes;
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let mut response = fut.await?;
-            // Trailers-only error responses carry the status in the headers.
-            if let Some(status) = Status::from_header_map(response.headers()) {
-                let rewritten = decode_status(status.clone(), limit);
-                if rewritten.code() != status.code() {
-                    let headers = response.headers_mut();
-                    headers.remove("grpc-status");
-                    headers.remove("grpc-message");
-                    headers.remove("grpc-status-details-bin");
-                    let _ = rewritten.add_header(headers);
-                }
-            }
-            Ok(response)
-        })
-    }
+/// The status for a memory charge that did not fit.
+pub fn exceeded_status(e: &Exceeded) -> Status {
+    Status::resource_exhausted(e.to_string())
 }
 
 #[cfg(test)]

@@ -95,3 +95,118 @@ pub fn seed_articles() -> Vec<(String, String)> {
 pub fn tools_required() -> bool {
     std::env::var_os("TASNIF_REQUIRE_TOOLS").is_some_and(|v| v == "1")
 }
+
+/// A gRPC call made with bare HTTP/2 (the `h2` crate), to send what generated clients
+/// never do — no client-side deadline timer, odd content types, two messages on a unary
+/// call — and to see exactly what the server answers.
+pub mod raw {
+    use bytes::{Bytes, BytesMut};
+    use std::time::Duration;
+
+    /// What came back: the HTTP status, and the gRPC status and message (from the
+    /// trailers, or the headers of a trailers-only answer).
+    #[derive(Debug)]
+    pub struct Answer {
+        pub http: u16,
+        pub grpc_status: Option<i32>,
+        pub grpc_message: String,
+        pub body_bytes: usize,
+    }
+
+    /// One message with its 5-byte gRPC prefix.
+    pub fn frame(message: &[u8]) -> Bytes {
+        let mut b = BytesMut::with_capacity(message.len() + 5);
+        b.extend_from_slice(&[0]);
+        b.extend_from_slice(&(message.len() as u32).to_be_bytes());
+        b.extend_from_slice(message);
+        b.freeze()
+    }
+
+    fn status_of(headers: &http::HeaderMap) -> (Option<i32>, String) {
+        let code = headers
+            .get("grpc-status")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let message = headers
+            .get("grpc-message")
+            .and_then(|v| v.to_str().ok())
+            .map(percent_decode)
+            .unwrap_or_default();
+        (code, message)
+    }
+
+    fn percent_decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' && i + 2 < b.len() {
+                if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                    out.push(v);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(b[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// Sends `body` to `path` on `addr` with `method`, `content_type` and extra headers.
+    pub async fn call(
+        addr: &str,
+        method: http::Method,
+        path: &str,
+        content_type: &str,
+        headers: &[(&str, &str)],
+        body: Vec<Bytes>,
+    ) -> Answer {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let mut client = client.ready().await.unwrap();
+        let mut request = http::Request::builder()
+            .method(method)
+            .uri(format!("http://{addr}{path}"))
+            .header("content-type", content_type)
+            .header("te", "trailers");
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let (response, mut send) = client
+            .send_request(request.body(()).unwrap(), false)
+            .unwrap();
+        let n = body.len();
+        for (i, chunk) in body.into_iter().enumerate() {
+            send.send_data(chunk, i + 1 == n).unwrap();
+        }
+        if n == 0 {
+            send.send_data(Bytes::new(), true).unwrap();
+        }
+        let response = tokio::time::timeout(Duration::from_secs(30), response)
+            .await
+            .expect("the server answers")
+            .unwrap();
+        let http = response.status().as_u16();
+        let (mut grpc_status, mut grpc_message) = status_of(response.headers());
+        let mut body = response.into_body();
+        let mut body_bytes = 0;
+        while let Some(chunk) = body.data().await {
+            let Ok(chunk) = chunk else { break };
+            body_bytes += chunk.len();
+            let _ = body.flow_control().release_capacity(chunk.len());
+        }
+        if let Ok(Some(trailers)) = body.trailers().await {
+            (grpc_status, grpc_message) = status_of(&trailers);
+        }
+        Answer {
+            http,
+            grpc_status,
+            grpc_message,
+            body_bytes,
+        }
+    }
+}

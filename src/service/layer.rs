@@ -1,0 +1,543 @@
+//! The call guard: one tower layer in front of every service (API, health, reflection)
+//! that does for each call what the handlers should not each do again.
+//!
+//! * refuses what is not a gRPC call: a method other than POST (405), a content type other
+//!   than `application/grpc[+proto]` (415), as the gRPC-over-HTTP/2 spec says;
+//! * reads the caller's deadline (`grpc-timeout`) and answers DEADLINE_EXCEEDED when it
+//!   passes — before tonic's own timer, which would say CANCELLED;
+//! * gives the call its [`CallContext`]: connection, [`Ticket`] (cancelled when the client
+//!   goes away) and [`Ledger`] of memory charges;
+//! * meters the request body: bytes of a message still arriving are charged to the
+//!   connection's and the server's memory budget, a message that stops arriving for
+//!   `request_body_timeout` ends the call, and a unary call with a second message is
+//!   refused;
+//! * hands the answer to HTTP/2 in small chunks, so flow control holds back a client that
+//!   does not read, and holds the call's charges until the last chunk is taken;
+//! * rewrites tonic's OUT_OF_RANGE for an oversized message to RESOURCE_EXHAUSTED.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes};
+use futures::future::BoxFuture;
+use http_body::Frame;
+use tokio::time::Sleep;
+use tonic::body::Body;
+use tonic::Status;
+use tower::{Layer, Service};
+
+use super::budget::{Charge, ConnectionBudget, Ledger, MemoryBudget};
+use super::connection::{ConnectionInfo, OpenCall};
+use super::scheduler::{CancelOnDrop, Ticket};
+use super::status::{deadline_status, decode_status};
+
+/// Largest piece of an answer handed to HTTP/2 at a time.
+const CHUNK: usize = 16 * 1024;
+/// Request bytes are charged in steps of this size.
+const CHARGE_STEP: usize = 64 * 1024;
+
+/// Methods whose request is a stream of messages; every other method takes exactly one.
+const CLIENT_STREAMING: &[&str] = &[
+    "/tasnif.v1.TopicClassifier/ClassifyStream",
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+];
+
+/// What a handler knows about its call (in the request's extensions).
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// `None` when the server runs on a transport without [`ConnectionInfo`].
+    pub connection: Option<ConnectionInfo>,
+    pub ticket: Arc<Ticket>,
+    pub ledger: Ledger,
+    pub arrival: Instant,
+}
+
+impl CallContext {
+    /// The connection's id (0 without one) — the unit of fair sharing.
+    pub fn connection_id(&self) -> u64 {
+        self.connection.as_ref().map_or(0, |c| c.id)
+    }
+}
+
+/// The guard's settings.
+#[derive(Debug, Clone)]
+pub struct CallGuardLayer {
+    pub max_request_bytes: usize,
+    pub budget: MemoryBudget,
+    pub request_body_timeout: Duration,
+}
+
+impl<S> Layer<S> for CallGuardLayer {
+    type Service = CallGuard<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        CallGuard {
+            inner,
+            settings: Arc::new(self.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CallGuard<S> {
+    inner: S,
+    settings: Arc<CallGuardLayer>,
+}
+
+fn plain_response(status: http::StatusCode, message: &'static str) -> http::Response<GuardedBody> {
+    let mut response =
+        http::Response::new(GuardedBody::plain(Bytes::from_static(message.as_bytes())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+/// True for `application/grpc`, `application/grpc+proto` (with optional parameters).
+fn is_grpc_proto(content_type: Option<&http::HeaderValue>) -> bool {
+    let Some(value) = content_type.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let media = value.split(';').next().unwrap_or("").trim();
+    media.eq_ignore_ascii_case("application/grpc")
+        || media.eq_ignore_ascii_case("application/grpc+proto")
+}
+
+impl<S> Service<http::Request<Body>> for CallGuard<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Send,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = http::Response<GuardedBody>;
+    type Error = S::Error;
+    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        if req.method() != http::Method::POST {
+            return Box::pin(async {
+                Ok(plain_response(
+                    http::StatusCode::METHOD_NOT_ALLOWED,
+                    "gRPC calls use POST\n",
+                ))
+            });
+        }
+        if !is_grpc_proto(req.headers().get(http::header::CONTENT_TYPE)) {
+            return Box::pin(async {
+                Ok(plain_response(
+                    http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "this server speaks gRPC: content-type must be application/grpc or application/grpc+proto\n",
+                ))
+            });
+        }
+        let arrival = Instant::now();
+        let deadline = call_deadline(req.headers(), arrival);
+        let connection = req.extensions().get::<ConnectionInfo>().cloned();
+        let ticket = Arc::new(Ticket::new(deadline));
+        let context = CallContext {
+            connection: connection.clone(),
+            ticket: ticket.clone(),
+            ledger: Ledger::default(),
+            arrival,
+        };
+        let ledger = context.ledger.clone();
+        let unary = !CLIENT_STREAMING.contains(&req.uri().path());
+        let (mut parts, body) = req.into_parts();
+        parts.extensions.insert(context);
+        let metered = MeteredBody {
+            inner: body,
+            budget: self.settings.budget.clone(),
+            connection: connection
+                .as_ref()
+                .map_or_else(|| self.settings.budget.connection(), |c| c.budget.clone()),
+            held: Vec::new(),
+            charged: 0,
+            partial: 0,
+            header: [0; 5],
+            header_len: 0,
+            remaining: 0,
+            messages: 0,
+            unary,
+            timeout: self.settings.request_body_timeout,
+            stall: None,
+            done: false,
+        };
+        let req = http::Request::from_parts(parts, Body::new(metered));
+        let open = connection.as_ref().map(ConnectionInfo::open_call);
+        let cancel = CancelOnDrop(ticket);
+        let limit = self.settings.max_request_bytes;
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let response = match deadline {
+                Some(deadline) => match tokio::time::timeout_at(deadline.into(), fut).await {
+                    Ok(r) => r?,
+                    Err(_) => {
+                        // Dropping the call's future cancels its work (`cancel`).
+                        let status = deadline_status();
+                        return Ok(status
+                            .into_http::<Body>()
+                            .map(|b| GuardedBody::new(b, ledger, open, Some(cancel))));
+                    }
+                },
+                None => fut.await?,
+            };
+            let mut response = response;
+            rewrite_oversized(&mut response, limit);
+            Ok(response.map(|b| GuardedBody::new(b, ledger, open, Some(cancel))))
+        })
+    }
+}
+
+/// Trailers-only error responses carry the status in the headers: tonic's OUT_OF_RANGE
+/// for an oversized message becomes RESOURCE_EXHAUSTED.
+fn rewrite_oversized<B>(response: &mut http::Response<B>, limit: usize) {
+    if let Some(status) = Status::from_header_map(response.headers()) {
+        let rewritten = decode_status(status.clone(), limit);
+        if rewritten.code() != status.code() {
+            let headers = response.headers_mut();
+            headers.remove("grpc-status");
+            headers.remove("grpc-message");
+            headers.remove("grpc-status-details-bin");
+            let _ = rewritten.add_header(headers);
+        }
+    }
+}
+
+/// The caller's deadline from `grpc-timeout`, counted from the request's arrival and
+/// slightly early (10 %, at most 20 ms), so that the caller receives our
+/// DEADLINE_EXCEEDED rather than racing its own timer.
+fn call_deadline(headers: &http::HeaderMap, arrival: Instant) -> Option<Instant> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    let timeout = parse_grpc_timeout(value)?;
+    let margin = (timeout / 10).min(Duration::from_millis(20));
+    arrival.checked_add(timeout - margin)
+}
+
+/// Parses a `grpc-timeout` value: up to 8 digits and a unit (H M S m u n).
+pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n * 3600),
+        "M" => Duration::from_secs(n * 60),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// The request body, metered: see the module doc.
+struct MeteredBody {
+    inner: Body,
+    budget: MemoryBudget,
+    connection: ConnectionBudget,
+    /// Charges for the message now arriving.
+    held: Vec<Charge>,
+    charged: usize,
+    /// Bytes of the message now arriving (its 5-byte prefix included).
+    partial: usize,
+    header: [u8; 5],
+    header_len: usize,
+    /// Payload bytes of the current message still to come.
+    remaining: usize,
+    /// Messages whose prefix has been read.
+    messages: usize,
+    unary: bool,
+    timeout: Duration,
+    stall: Option<Pin<Box<Sleep>>>,
+    done: bool,
+}
+
+impl MeteredBody {
+    /// Walks the gRPC framing of `data`, charging and releasing as messages arrive.
+    fn account(&mut self, mut data: &[u8]) -> Result<(), Status> {
+        while !data.is_empty() {
+            if self.header_len < 5 {
+                let n = (5 - self.header_len).min(data.len());
+                self.header[self.header_len..self.header_len + n].copy_from_slice(&data[..n]);
+                self.header_len += n;
+                self.partial += n;
+                data = &data[n..];
+                if self.header_len == 5 {
+                    self.messages += 1;
+                    if self.unary && self.messages > 1 {
+                        return Err(Status::invalid_argument(
+                            "this method takes exactly one request message, and a second one arrived",
+                        ));
+                    }
+                    self.remaining = u32::from_be_bytes([
+                        self.header[1],
+                        self.header[2],
+                        self.header[3],
+                        self.header[4],
+                    ]) as usize;
+                }
+            } else {
+                let n = self.remaining.min(data.len());
+                self.remaining -= n;
+                self.partial += n;
+                data = &data[n..];
+            }
+            if self.header_len == 5 && self.remaining == 0 {
+                // A whole message: from here tonic decodes it and the handler charges it.
+                self.header_len = 0;
+                self.partial = 0;
+                self.charged = 0;
+                self.held.clear();
+            } else if self.partial > self.charged {
+                let step = (self.partial - self.charged).max(CHARGE_STEP);
+                let charge = self.budget.charge(&self.connection, step).map_err(|e| {
+                    Status::resource_exhausted(format!("request refused while arriving: {e}"))
+                })?;
+                self.charged += charge.bytes();
+                self.held.push(charge);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the client owes us bytes: inside a message, or a unary request not yet sent.
+    fn waiting_on_client(&self) -> bool {
+        self.header_len > 0 || (self.unary && self.messages == 0)
+    }
+}
+
+impl http_body::Body for MeteredBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        let this = &mut *self;
+        if this.done {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                this.stall = None;
+                if let Some(data) = frame.data_ref() {
+                    if let Err(status) = this.account(data.chunk()) {
+                        this.done = true;
+                        this.held.clear();
+                        return Poll::Ready(Some(Err(status)));
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(None) => {
+                this.held.clear();
+                Poll::Ready(None)
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.held.clear();
+                Poll::Ready(Some(Err(e)))
+            }
+            Poll::Pending => {
+                if !this.waiting_on_client() {
+                    this.stall = None;
+                    return Poll::Pending;
+                }
+                let timeout = this.timeout;
+                let stall = this
+                    .stall
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+                ready!(stall.as_mut().poll(cx));
+                this.done = true;
+                this.held.clear();
+                Poll::Ready(Some(Err(Status::deadline_exceeded(format!(
+                    "the request stopped arriving: nothing for {timeout:?} in the middle of a message \
+                     (request_body_timeout, --request-body-timeout)"
+                )))))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done || self.inner.is_end_stream()
+    }
+}
+
+/// The response body: the answer in chunks of at most [`CHUNK`] bytes, holding the call's
+/// charges, its open-call mark and its cancellation guard until dropped.
+pub struct GuardedBody {
+    inner: Body,
+    rest: Bytes,
+    _ledger: Ledger,
+    _open: Option<OpenCall>,
+    _cancel: Option<CancelOnDrop>,
+}
+
+impl GuardedBody {
+    fn new(
+        inner: Body,
+        ledger: Ledger,
+        open: Option<OpenCall>,
+        cancel: Option<CancelOnDrop>,
+    ) -> Self {
+        Self {
+            inner,
+            rest: Bytes::new(),
+            _ledger: ledger,
+            _open: open,
+            _cancel: cancel,
+        }
+    }
+
+    fn plain(message: Bytes) -> Self {
+        Self {
+            inner: Body::empty(),
+            rest: message,
+            _ledger: Ledger::default(),
+            _open: None,
+            _cancel: None,
+        }
+    }
+}
+
+impl http_body::Body for GuardedBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        let this = &mut *self;
+        if !this.rest.is_empty() {
+            let n = this.rest.len().min(CHUNK);
+            return Poll::Ready(Some(Ok(Frame::data(this.rest.split_to(n)))));
+        }
+        match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(mut data) => {
+                    if data.len() > CHUNK {
+                        this.rest = data.split_off(CHUNK);
+                    }
+                    Poll::Ready(Some(Ok(Frame::data(data))))
+                }
+                Err(frame) => Poll::Ready(Some(Ok(frame))),
+            },
+            other => Poll::Ready(other),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.rest.is_empty() && self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        let inner = self.inner.size_hint();
+        let rest = self.rest.len() as u64;
+        let mut hint = http_body::SizeHint::new();
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper + rest);
+        }
+        hint.set_lower(inner.lower() + rest);
+        hint
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeout_values() {
+        assert_eq!(parse_grpc_timeout("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(parse_grpc_timeout("5S"), Some(Duration::from_secs(5)));
+        assert_eq!(parse_grpc_timeout("2H"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_grpc_timeout("10u"), Some(Duration::from_micros(10)));
+        assert_eq!(parse_grpc_timeout("123456789S"), None);
+        assert_eq!(parse_grpc_timeout("m"), None);
+        assert_eq!(parse_grpc_timeout("5x"), None);
+        assert_eq!(parse_grpc_timeout(""), None);
+    }
+
+    #[test]
+    fn content_types() {
+        let ok = |s: &'static str| is_grpc_proto(Some(&http::HeaderValue::from_static(s)));
+        assert!(ok("application/grpc"));
+        assert!(ok("application/grpc+proto"));
+        assert!(ok("application/grpc; charset=utf-8"));
+        assert!(!ok("application/grpc+json"));
+        assert!(!ok("application/json"));
+        assert!(!is_grpc_proto(None));
+    }
+
+    fn metered(unary: bool, budget: &MemoryBudget) -> MeteredBody {
+        MeteredBody {
+            inner: Body::empty(),
+            budget: budget.clone(),
+            connection: budget.connection(),
+            held: Vec::new(),
+            charged: 0,
+            partial: 0,
+            header: [0; 5],
+            header_len: 0,
+            remaining: 0,
+            messages: 0,
+            unary,
+            timeout: Duration::from_secs(1),
+            stall: None,
+            done: false,
+        }
+    }
+
+    fn frame(len: u32) -> Vec<u8> {
+        let mut v = vec![0u8];
+        v.extend_from_slice(&len.to_be_bytes());
+        v.extend(std::iter::repeat_n(7u8, len as usize));
+        v
+    }
+
+    #[test]
+    fn arriving_messages_are_charged_until_complete() {
+        let budget = MemoryBudget::new(1 << 20, 512 << 10, 1 << 20);
+        let mut body = metered(false, &budget);
+        let message = frame(300_000);
+        body.account(&message[..200_000]).unwrap();
+        assert!(budget.in_use() >= 200_000);
+        body.account(&message[200_000..]).unwrap();
+        assert_eq!(
+            budget.in_use(),
+            0,
+            "a whole message is no longer charged here"
+        );
+        // Split prefixes are parsed across frames.
+        let two = [frame(10), frame(0)].concat();
+        for b in two.chunks(3) {
+            body.account(b).unwrap();
+        }
+        assert_eq!(body.messages, 3);
+        assert_eq!(body.header_len, 0);
+        // Over the connection's share: refused.
+        let big = frame(600_000);
+        let err = body.account(&big[..590_000]).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::ResourceExhausted);
+    }
+
+    #[test]
+    fn a_second_message_on_a_unary_call_is_refused() {
+        let budget = MemoryBudget::new(1 << 20, 1 << 20, 1 << 20);
+        let mut body = metered(true, &budget);
+        body.account(&frame(4)).unwrap();
+        let err = body.account(&frame(4)).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    }
+}
