@@ -685,3 +685,189 @@ async fn limits_are_reported_in_full() {
     assert!(limits.memory_budget_bytes >= limits.connection_memory_bytes);
     assert!(limits.connection_memory_bytes >= limits.call_memory_bytes);
 }
+
+/// A `tasnif serve` process (the real binary, with its allocator), on an ephemeral port.
+struct ServeProcess {
+    child: std::process::Child,
+    addr: String,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl ServeProcess {
+    fn start(shell_prefix: &str, args: &str) -> Self {
+        use std::io::{BufRead, BufReader};
+        let bin = env!("CARGO_BIN_EXE_tasnif");
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "{shell_prefix} exec {bin} serve --addr 127.0.0.1:0 {args}"
+            ))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("tasnif listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        Self {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    fn proc_field(&self, file: &str, key: &str) -> Option<u64> {
+        let s = std::fs::read_to_string(format!("/proc/{}/{file}", self.child.id())).ok()?;
+        let line = s.lines().find(|l| l.starts_with(key))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    fn rss_mib(&self) -> f64 {
+        self.proc_field("status", "VmRSS:").unwrap_or(0) as f64 / 1024.0
+    }
+
+    /// CPU time used so far (user + system), in clock ticks.
+    fn cpu_ticks(&self) -> u64 {
+        let s = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        let after = &s[s.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = after.split_whitespace().collect();
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    }
+
+    async fn client(
+        &self,
+    ) -> proto::topic_classifier_client::TopicClassifierClient<tonic::transport::Channel> {
+        let channel = tonic::transport::Channel::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .expect("the server accepts connections");
+        proto::topic_classifier_client::TopicClassifierClient::new(channel)
+            .max_decoding_message_size(256 << 20)
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// 6. After a spike of big answers, the server gives its memory back to the system.
+#[tokio::test]
+async fn memory_is_returned_after_a_spike() {
+    if !std::path::Path::new("/proc/self/status").exists() {
+        eprintln!("SKIPPED: memory_is_returned_after_a_spike needs /proc (Linux)");
+        return;
+    }
+    let server = ServeProcess::start("", "");
+    let client = server.client().await;
+    still_serving_at(&client).await;
+    let baseline = server.rss_mib();
+    let text = one_letter_lines(60_000);
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        // One connection each: a connection's share holds two such answers.
+        let mut c = server.client().await;
+        let text = text.clone();
+        tasks.push(tokio::spawn(async move {
+            c.classify(classify_request(&text, &[proto::Include::Segments]))
+                .await
+                .map(|r| r.into_inner().segments.len())
+        }));
+    }
+    let mut peak = baseline;
+    for t in tasks {
+        peak = peak.max(server.rss_mib());
+        assert_eq!(t.await.unwrap().unwrap(), 60_000);
+    }
+    // The high-water mark: the spike really happened.
+    peak = peak.max(server.proc_field("status", "VmHWM:").unwrap_or(0) as f64 / 1024.0);
+    assert!(
+        peak > baseline + 48.0,
+        "no spike: {baseline:.0} -> {peak:.0} MiB"
+    );
+    let mut now = peak;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        now = server.rss_mib();
+        if now < baseline + 24.0 {
+            break;
+        }
+    }
+    assert!(
+        now < baseline + 24.0,
+        "RSS {baseline:.0} MiB before, {peak:.0} MiB at the spike, {now:.0} MiB 10 s later"
+    );
+}
+
+async fn still_serving_at(
+    client: &proto::topic_classifier_client::TopicClassifierClient<tonic::transport::Channel>,
+) {
+    let r = client
+        .clone()
+        .classify(classify_request(
+            "سيطر الجيش على المدينة بعد اشتباكات عنيفة",
+            &[],
+        ))
+        .await
+        .expect("the server still answers");
+    assert_eq!(r.into_inner().primary, "military");
+}
+
+/// 3. Out of descriptors, the accept loop backs off (no spinning core), says so once,
+/// and serves again when descriptors free up.
+#[tokio::test]
+async fn out_of_descriptors_the_server_backs_off() {
+    if !std::path::Path::new("/proc/self/stat").exists() {
+        eprintln!("SKIPPED: out_of_descriptors_the_server_backs_off needs /proc (Linux)");
+        return;
+    }
+    let server = ServeProcess::start("ulimit -n 48 &&", "--max-connections 1000");
+    let mut silent = Vec::new();
+    for _ in 0..80 {
+        if let Ok(Ok(s)) = tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(&server.addr),
+        )
+        .await
+        {
+            silent.push(s);
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = server.cpu_ticks();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let used = server.cpu_ticks() - before;
+    // A spinning accept loop burns a whole core: ~100 ticks a second.
+    assert!(
+        used < 30,
+        "{used} ticks of CPU in one second at the descriptor limit"
+    );
+    drop(silent);
+    let client = tokio::time::timeout(Duration::from_secs(10), server.client())
+        .await
+        .expect("accepting again");
+    still_serving_at(&client).await;
+    let log = server.stderr.lock().unwrap().clone();
+    let warnings = log.matches("out of descriptors").count();
+    assert!(
+        (1..=3).contains(&warnings),
+        "logged {warnings} times:\n{log}"
+    );
+}

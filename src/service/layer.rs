@@ -7,8 +7,8 @@
 //!   passes — before tonic's own timer, which would say CANCELLED;
 //! * gives the call its [`CallContext`]: connection, [`Ticket`] (cancelled when the client
 //!   goes away) and [`Ledger`] of memory charges;
-//! * meters the request body: bytes of a message still arriving are charged to the
-//!   connection's and the server's memory budget, a message that stops arriving for
+//! * meters the request body: a message still arriving is charged (its declared length)
+//!   to the connection's and the server's memory budget, a message that stops arriving for
 //!   `request_body_timeout` ends the call, and a unary call with a second message is
 //!   refused;
 //! * hands the answer to HTTP/2 in small chunks, so flow control holds back a client that
@@ -36,8 +36,6 @@ use super::status::{deadline_status, decode_status};
 
 /// Largest piece of an answer handed to HTTP/2 at a time.
 const CHUNK: usize = 16 * 1024;
-/// Request bytes are charged in steps of this size.
-const CHARGE_STEP: usize = 64 * 1024;
 
 /// Methods whose request is a stream of messages; every other method takes exactly one.
 const CLIENT_STREAMING: &[&str] = &[
@@ -159,9 +157,8 @@ where
             connection: connection
                 .as_ref()
                 .map_or_else(|| self.settings.budget.connection(), |c| c.budget.clone()),
-            held: Vec::new(),
-            charged: 0,
-            partial: 0,
+            held: None,
+            max_message_bytes: self.settings.max_request_bytes,
             header: [0; 5],
             header_len: 0,
             remaining: 0,
@@ -245,11 +242,10 @@ struct MeteredBody {
     inner: Body,
     budget: MemoryBudget,
     connection: ConnectionBudget,
-    /// Charges for the message now arriving.
-    held: Vec<Charge>,
-    charged: usize,
-    /// Bytes of the message now arriving (its 5-byte prefix included).
-    partial: usize,
+    /// The charge for the message now arriving.
+    held: Option<Charge>,
+    /// Longest message tonic will buffer (longer ones it refuses unread).
+    max_message_bytes: usize,
     header: [u8; 5],
     header_len: usize,
     /// Payload bytes of the current message still to come.
@@ -263,14 +259,15 @@ struct MeteredBody {
 }
 
 impl MeteredBody {
-    /// Walks the gRPC framing of `data`, charging and releasing as messages arrive.
+    /// Walks the gRPC framing of `data`: a message is charged its declared length when
+    /// its prefix arrives — tonic reserves a buffer that long at once, whatever has
+    /// arrived — and released once it is whole (tonic decodes it, the handler charges it).
     fn account(&mut self, mut data: &[u8]) -> Result<(), Status> {
         while !data.is_empty() {
             if self.header_len < 5 {
                 let n = (5 - self.header_len).min(data.len());
                 self.header[self.header_len..self.header_len + n].copy_from_slice(&data[..n]);
                 self.header_len += n;
-                self.partial += n;
                 data = &data[n..];
                 if self.header_len == 5 {
                     self.messages += 1;
@@ -279,32 +276,27 @@ impl MeteredBody {
                             "this method takes exactly one request message, and a second one arrived",
                         ));
                     }
-                    self.remaining = u32::from_be_bytes([
-                        self.header[1],
-                        self.header[2],
-                        self.header[3],
-                        self.header[4],
-                    ]) as usize;
+                    let [_, a, b, c, d] = self.header;
+                    self.remaining = u32::from_be_bytes([a, b, c, d]) as usize;
+                    let declared = 5 + self.remaining.min(self.max_message_bytes);
+                    let charge = self
+                        .budget
+                        .charge(&self.connection, declared)
+                        .map_err(|e| {
+                            Status::resource_exhausted(format!(
+                                "request refused while arriving: {e}"
+                            ))
+                        })?;
+                    self.held = Some(charge);
                 }
             } else {
                 let n = self.remaining.min(data.len());
                 self.remaining -= n;
-                self.partial += n;
                 data = &data[n..];
             }
             if self.header_len == 5 && self.remaining == 0 {
-                // A whole message: from here tonic decodes it and the handler charges it.
                 self.header_len = 0;
-                self.partial = 0;
-                self.charged = 0;
-                self.held.clear();
-            } else if self.partial > self.charged {
-                let step = (self.partial - self.charged).max(CHARGE_STEP);
-                let charge = self.budget.charge(&self.connection, step).map_err(|e| {
-                    Status::resource_exhausted(format!("request refused while arriving: {e}"))
-                })?;
-                self.charged += charge.bytes();
-                self.held.push(charge);
+                self.held = None;
             }
         }
         Ok(())
@@ -334,18 +326,18 @@ impl http_body::Body for MeteredBody {
                 if let Some(data) = frame.data_ref() {
                     if let Err(status) = this.account(data.chunk()) {
                         this.done = true;
-                        this.held.clear();
+                        this.held = None;
                         return Poll::Ready(Some(Err(status)));
                     }
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(None) => {
-                this.held.clear();
+                this.held = None;
                 Poll::Ready(None)
             }
             Poll::Ready(Some(Err(e))) => {
-                this.held.clear();
+                this.held = None;
                 Poll::Ready(Some(Err(e)))
             }
             Poll::Pending => {
@@ -359,7 +351,7 @@ impl http_body::Body for MeteredBody {
                     .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
                 ready!(stall.as_mut().poll(cx));
                 this.done = true;
-                this.held.clear();
+                this.held = None;
                 Poll::Ready(Some(Err(Status::deadline_exceeded(format!(
                     "the request stopped arriving: nothing for {timeout:?} in the middle of a message \
                      (request_body_timeout, --request-body-timeout)"
@@ -485,9 +477,8 @@ mod tests {
             inner: Body::empty(),
             budget: budget.clone(),
             connection: budget.connection(),
-            held: Vec::new(),
-            charged: 0,
-            partial: 0,
+            held: None,
+            max_message_bytes: 4 << 20,
             header: [0; 5],
             header_len: 0,
             remaining: 0,
@@ -511,8 +502,14 @@ mod tests {
         let budget = MemoryBudget::new(1 << 20, 512 << 10, 1 << 20);
         let mut body = metered(false, &budget);
         let message = frame(300_000);
-        body.account(&message[..200_000]).unwrap();
-        assert!(budget.in_use() >= 200_000);
+        body.account(&message[..3]).unwrap();
+        assert_eq!(
+            budget.in_use(),
+            0,
+            "nothing is charged before the length is known"
+        );
+        body.account(&message[3..200_000]).unwrap();
+        assert!(budget.in_use() >= 300_000, "the declared length is charged");
         body.account(&message[200_000..]).unwrap();
         assert_eq!(
             budget.in_use(),
@@ -528,7 +525,7 @@ mod tests {
         assert_eq!(body.header_len, 0);
         // Over the connection's share: refused.
         let big = frame(600_000);
-        let err = body.account(&big[..590_000]).unwrap_err();
+        let err = body.account(&big[..10]).unwrap_err();
         assert_eq!(err.code(), tonic::Code::ResourceExhausted);
     }
 
