@@ -299,3 +299,28 @@ fn python_grpcio_client_generated_from_the_proto() {
         Some(0)
     );
 }
+
+#[test]
+fn impossible_configurations_fail_before_listening() {
+    for args in [
+        vec!["--max-in-flight", "1"],
+        vec!["--max-in-flight", "0"],
+        vec!["--workers", "0"],
+        vec!["--call-memory", "1000"],
+        vec!["--handshake-timeout", "0"],
+    ] {
+        let out = Command::new(BIN)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !stdout.contains("listening"),
+            "{args:?}: said {stdout:?} before failing"
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("must"), "{args:?}: {stderr}");
+    }
+}

@@ -350,6 +350,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .thread_name("tasnif-io")
         .build()?;
     runtime.block_on(async move {
+        // An impossible configuration fails before anything says "listening".
+        args.limits.validate()?;
         let classifier = Arc::new(args.model.load()?);
         let listener = connection::bind(args.addr, args.limits.listen_backlog)
             .with_context(|| format!("cannot listen on {}", args.addr))?;
