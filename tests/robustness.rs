@@ -871,3 +871,30 @@ async fn out_of_descriptors_the_server_backs_off() {
         "logged {warnings} times:\n{log}"
     );
 }
+
+/// 7. Model files that would load but could not serve are refused at start, promptly,
+/// with a message that says why — never SERVING with every call hanging.
+#[test]
+fn unservable_model_files_are_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut model: serde_json::Value =
+        serde_json::from_slice(tasnif::classifier::EMBEDDED_MODEL).unwrap();
+    model["pipeline"]["features"]["char_ngram_max"] = serde_json::json!(1_000_000_000_000_000u64);
+    let huge_ngrams = dir.path().join("ngrams.json");
+    std::fs::write(&huge_ngrams, serde_json::to_vec(&model).unwrap()).unwrap();
+    for (path, needle) in [
+        (huge_ngrams.display().to_string(), "n-gram"),
+        ("/dev/zero".to_string(), "refusing"),
+    ] {
+        let started = Instant::now();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tasnif"))
+            .args(["serve", "--addr", "127.0.0.1:0", "--model", &path])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{path} was served");
+        assert!(started.elapsed() < Duration::from_secs(30));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(needle), "{path}: {stderr}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
+    }
+}
