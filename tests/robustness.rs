@@ -220,7 +220,7 @@ fn seed_text(chars: usize) -> String {
     all.chars().cycle().take(chars).collect()
 }
 
-/// 1. An answer whose size would amplify the request is refused before it is computed,
+/// Case 1: An answer whose size would amplify the request is refused before it is computed,
 /// with a message that says what to do.
 #[tokio::test]
 async fn amplified_answers_are_refused_before_they_are_computed() {
@@ -266,7 +266,7 @@ async fn amplified_answers_are_refused_before_they_are_computed() {
     still_serving(&server).await;
 }
 
-/// 1. Answers a client does not read stay charged to its connection: past its share its
+/// Case 1: Answers a client does not read stay charged to its connection: past its share its
 /// calls are refused, and every other client is served.
 #[tokio::test]
 async fn unread_answers_fill_only_their_connections_share() {
@@ -330,7 +330,7 @@ async fn unread_answers_fill_only_their_connections_share() {
     drop(held);
 }
 
-/// 2. A request that stops arriving part-way is charged while it is held, refused past
+/// Case 2: A request that stops arriving part-way is charged while it is held, refused past
 /// the connection's share, and ended after the request-body timeout.
 #[tokio::test]
 async fn half_sent_requests_are_bounded_and_timed_out() {
@@ -402,7 +402,7 @@ async fn half_sent_requests_are_bounded_and_timed_out() {
     still_serving(&server).await;
 }
 
-/// 3. Connections that never send the HTTP/2 preface are closed after the handshake
+/// Case 3: Connections that never send the HTTP/2 preface are closed after the handshake
 /// timeout, and while they hold every slot, new clients wait instead of failing.
 #[tokio::test]
 async fn silent_connections_are_closed_and_capped() {
@@ -441,7 +441,7 @@ async fn silent_connections_are_closed_and_capped() {
     }
 }
 
-/// 3. Connections with no call for the idle timeout are closed.
+/// Case 3: Connections with no call for the idle timeout are closed.
 #[tokio::test]
 async fn idle_connections_are_closed() {
     let server = TestServer::with_limits(Limits {
@@ -473,7 +473,7 @@ async fn idle_connections_are_closed() {
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
 
-/// 4. Calls whose clients cancel leave the queue: a call made after a burst of cancelled
+/// Case 4: Calls whose clients cancel leave the queue: a call made after a burst of cancelled
 /// heavy calls waits for about one of them, not all.
 #[tokio::test]
 async fn cancelled_calls_stop_computing() {
@@ -520,7 +520,7 @@ async fn cancelled_calls_stop_computing() {
     );
 }
 
-/// 5. One connection saturating the server with heavy calls does not starve another's
+/// Case 5: One connection saturating the server with heavy calls does not starve another's
 /// small calls: none is refused, and all are answered while the heavy ones still run.
 #[tokio::test]
 async fn a_greedy_client_does_not_starve_others() {
@@ -580,7 +580,7 @@ async fn a_greedy_client_does_not_starve_others() {
     );
 }
 
-/// 8. A 1 ms deadline is answered DEADLINE_EXCEEDED (never CANCELLED), seen on the wire
+/// Case 8: A 1 ms deadline is answered DEADLINE_EXCEEDED (never CANCELLED), seen on the wire
 /// with no client-side timer.
 #[tokio::test]
 async fn tiny_deadlines_get_deadline_exceeded() {
@@ -606,7 +606,7 @@ async fn tiny_deadlines_get_deadline_exceeded() {
     );
 }
 
-/// 8. What is not a gRPC call is refused as the gRPC-over-HTTP/2 spec says, and a second
+/// Case 8: What is not a gRPC call is refused as the gRPC-over-HTTP/2 spec says, and a second
 /// message on a unary call is an error, not silently dropped.
 #[tokio::test]
 async fn protocol_violations_are_refused() {
@@ -664,7 +664,7 @@ async fn protocol_violations_are_refused() {
     still_serving(&server).await;
 }
 
-/// 8. Limits are reported without truncation.
+/// Case 8: Limits are reported without truncation.
 #[tokio::test]
 async fn limits_are_reported_in_full() {
     let server = TestServer::with_limits(Limits {
@@ -768,7 +768,7 @@ impl Drop for ServeProcess {
     }
 }
 
-/// 6. After a spike of big answers, the server gives its memory back to the system.
+/// Case 6: After a spike of big answers, the server gives its memory back to the system.
 #[tokio::test]
 async fn memory_is_returned_after_a_spike() {
     if !std::path::Path::new("/proc/self/status").exists() {
@@ -830,7 +830,7 @@ async fn still_serving_at(
     assert_eq!(r.into_inner().primary, "military");
 }
 
-/// 3. Out of descriptors, the accept loop backs off (no spinning core), says so once,
+/// Case 3: Out of descriptors, the accept loop backs off (no spinning core), says so once,
 /// and serves again when descriptors free up.
 #[tokio::test]
 async fn out_of_descriptors_the_server_backs_off() {
@@ -872,7 +872,7 @@ async fn out_of_descriptors_the_server_backs_off() {
     );
 }
 
-/// 7. Model files that would load but could not serve are refused at start, promptly,
+/// Case 7: Model files that would load but could not serve are refused at start, promptly,
 /// with a message that says why — never SERVING with every call hanging.
 #[test]
 fn unservable_model_files_are_refused_at_start() {
