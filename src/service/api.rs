@@ -17,8 +17,9 @@ use tonic::metadata::MetadataValue;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tracing::{debug, warn};
 
-use super::budget::{ConnectionBudget, Ledger, MemoryBudget};
+use super::budget::{ConnectionBudget, Exceeded, Ledger, MemoryBudget};
 use super::layer::CallContext;
+use super::metrics::Metrics;
 use super::proto::{self, classify_result::Outcome, topic_classifier_server::TopicClassifier};
 use super::scheduler::{Caps, Scheduler, Ticket, Work};
 use super::status::{busy_status, decode_status, exceeded_status, input_status, stop_status};
@@ -47,6 +48,7 @@ struct Shared {
     limits: Limits,
     scheduler: Scheduler,
     budget: MemoryBudget,
+    metrics: Arc<Metrics>,
 }
 
 /// The service implementation. Cheap to clone.
@@ -78,6 +80,7 @@ fn context<T>(request: &Request<T>) -> CallContext {
 /// The [`Control`] of one classification: charges its segments to the call's ledger
 /// before scoring, and stops when the call's ticket says so.
 struct CallControl<'a> {
+    shared: &'a Shared,
     budget: &'a MemoryBudget,
     connection: &'a ConnectionBudget,
     ledger: &'a Ledger,
@@ -95,7 +98,7 @@ impl Control for CallControl<'_> {
                 self.connection,
                 segments.saturating_mul(self.bytes_per_segment),
             )
-            .map_err(|e| exceeded_status(&e))
+            .map_err(|e| self.shared.refused(&e))
     }
     fn proceed(&self) -> Result<(), Status> {
         self.ticket.check().map_err(stop_status)
@@ -111,7 +114,11 @@ struct Meter {
 }
 
 impl Api {
-    pub fn new(classifier: Arc<Classifier>, limits: Limits) -> std::io::Result<Self> {
+    pub fn new(
+        classifier: Arc<Classifier>,
+        limits: Limits,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Self> {
         let server = Caps {
             chars: limits.max_queued_chars,
             items: limits.max_in_flight,
@@ -128,6 +135,7 @@ impl Api {
                 limits,
                 scheduler,
                 budget,
+                metrics,
             }),
         })
     }
@@ -184,7 +192,7 @@ impl Api {
                     let _ = tx.send(result);
                 })
             })
-            .map_err(|busy| busy_status(&busy))?;
+            .map_err(|busy| self.shared.busy(&busy))?;
         rx.await.map_err(|_| match meter.ticket.check() {
             Err(stop) => stop_status(stop),
             Ok(()) => Status::internal("classification failed unexpectedly; the error was logged"),
@@ -193,6 +201,19 @@ impl Api {
 }
 
 impl Shared {
+    fn refused(&self, e: &Exceeded) -> Status {
+        self.metrics.refused.with_label_values(&[e.limit()]).inc();
+        exceeded_status(e)
+    }
+
+    fn busy(&self, busy: &super::scheduler::Busy) -> Status {
+        self.metrics
+            .refused
+            .with_label_values(&[busy.limit()])
+            .inc();
+        busy_status(busy)
+    }
+
     fn plan(&self, req: &proto::ClassifyRequest) -> Result<Plan, InputError> {
         let (mut segments, mut explain) = (false, false);
         for &value in &req.include {
@@ -235,6 +256,7 @@ impl Shared {
         let plan = self.plan(&req).map_err(|e| input_status(&e))?;
         let labels = self.classifier.labels().len();
         let control = CallControl {
+            shared: self,
             budget: &self.budget,
             connection: &meter.connection,
             ledger: &meter.ledger,
@@ -253,6 +275,17 @@ impl Shared {
                 Halted::Input(e) => input_status(&e),
                 Halted::Stopped(status) => status,
             })?;
+        let ood_threshold = self.classifier.ood_threshold();
+        self.metrics.article(
+            &self.classifier.labels()[article.primary],
+            article.segments.len(),
+            article.characters,
+            article
+                .segments
+                .iter()
+                .filter(|s| s.coverage.ratio() < ood_threshold)
+                .count(),
+        );
         Ok(convert::article(
             &self.classifier,
             &article,
@@ -535,7 +568,7 @@ impl Api {
         self.shared
             .scheduler
             .submit_all(ctx.connection_id(), jobs)
-            .map_err(|busy| busy_status(&busy))?;
+            .map_err(|busy| self.shared.busy(&busy))?;
         let mut results = Vec::with_capacity(receivers.len());
         for rx in receivers {
             results.push(rx.await.map_err(|_| match meter.ticket.check() {

@@ -56,6 +56,17 @@ pub enum Exceeded {
     Server { need: usize, limit: usize },
 }
 
+impl Exceeded {
+    /// The limit's name, as the `limit` label of `tasnif_refused_total`.
+    pub fn limit(&self) -> &'static str {
+        match self {
+            Exceeded::Call { .. } => "call_memory",
+            Exceeded::Connection { .. } => "connection_memory",
+            Exceeded::Server { .. } => "memory_budget",
+        }
+    }
+}
+
 impl fmt::Display for Exceeded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -31,6 +31,7 @@ use tower::{Layer, Service};
 
 use super::budget::{Charge, ConnectionBudget, Ledger, MemoryBudget};
 use super::connection::{ConnectionInfo, OpenCall};
+use super::metrics::{code_label, method_label, Metrics};
 use super::scheduler::{CancelOnDrop, Ticket};
 use super::status::{deadline_status, decode_status};
 
@@ -67,6 +68,7 @@ pub struct CallGuardLayer {
     pub max_request_bytes: usize,
     pub budget: MemoryBudget,
     pub request_body_timeout: Duration,
+    pub metrics: Arc<Metrics>,
 }
 
 impl<S> Layer<S> for CallGuardLayer {
@@ -149,6 +151,7 @@ where
         };
         let ledger = context.ledger.clone();
         let unary = !CLIENT_STREAMING.contains(&req.uri().path());
+        let recorder = Recorder::start(self.settings.metrics.clone(), req.uri().path(), arrival);
         let (mut parts, body) = req.into_parts();
         parts.extensions.insert(context);
         let metered = MeteredBody {
@@ -167,6 +170,7 @@ where
             timeout: self.settings.request_body_timeout,
             stall: None,
             done: false,
+            metrics: Some(self.settings.metrics.clone()),
         };
         let req = http::Request::from_parts(parts, Body::new(metered));
         let open = connection.as_ref().map(ConnectionInfo::open_call);
@@ -180,17 +184,58 @@ where
                     Err(_) => {
                         // Dropping the call's future cancels its work (`cancel`).
                         let status = deadline_status();
-                        return Ok(status
-                            .into_http::<Body>()
-                            .map(|b| GuardedBody::new(b, ledger, open, Some(cancel))));
+                        let mut recorder = recorder;
+                        recorder.code = Some(status.code() as i32);
+                        return Ok(status.into_http::<Body>().map(|b| {
+                            GuardedBody::new(b, ledger, open, Some(cancel), Some(recorder))
+                        }));
                     }
                 },
                 None => fut.await?,
             };
             let mut response = response;
             rewrite_oversized(&mut response, limit);
-            Ok(response.map(|b| GuardedBody::new(b, ledger, open, Some(cancel))))
+            let mut recorder = recorder;
+            recorder.code = grpc_status(response.headers());
+            Ok(response.map(|b| GuardedBody::new(b, ledger, open, Some(cancel), Some(recorder))))
         })
+    }
+}
+
+/// The `grpc-status` of headers or trailers.
+fn grpc_status(headers: &http::HeaderMap) -> Option<i32> {
+    headers.get("grpc-status")?.to_str().ok()?.parse().ok()
+}
+
+/// Counts a call in the metrics when its answer is done (or abandoned: CANCELLED).
+struct Recorder {
+    metrics: Arc<Metrics>,
+    method: &'static str,
+    arrival: Instant,
+    code: Option<i32>,
+}
+
+impl Recorder {
+    fn start(metrics: Arc<Metrics>, path: &str, arrival: Instant) -> Self {
+        metrics.in_flight.inc();
+        Self {
+            metrics,
+            method: method_label(path),
+            arrival,
+            code: None,
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        let m = &self.metrics;
+        m.in_flight.dec();
+        let code = code_label(self.code.unwrap_or(tonic::Code::Cancelled as i32));
+        m.requests.with_label_values(&[self.method, code]).inc();
+        m.latency
+            .with_label_values(&[self.method])
+            .observe(self.arrival.elapsed().as_secs_f64());
     }
 }
 
@@ -256,6 +301,7 @@ struct MeteredBody {
     timeout: Duration,
     stall: Option<Pin<Box<Sleep>>>,
     done: bool,
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl MeteredBody {
@@ -283,6 +329,9 @@ impl MeteredBody {
                         .budget
                         .charge(&self.connection, declared)
                         .map_err(|e| {
+                            if let Some(m) = &self.metrics {
+                                m.refused.with_label_values(&[e.limit()]).inc();
+                            }
                             Status::resource_exhausted(format!(
                                 "request refused while arriving: {e}"
                             ))
@@ -373,6 +422,7 @@ pub struct GuardedBody {
     _ledger: Ledger,
     _open: Option<OpenCall>,
     _cancel: Option<CancelOnDrop>,
+    recorder: Option<Recorder>,
 }
 
 impl GuardedBody {
@@ -381,6 +431,7 @@ impl GuardedBody {
         ledger: Ledger,
         open: Option<OpenCall>,
         cancel: Option<CancelOnDrop>,
+        recorder: Option<Recorder>,
     ) -> Self {
         Self {
             inner,
@@ -388,6 +439,7 @@ impl GuardedBody {
             _ledger: ledger,
             _open: open,
             _cancel: cancel,
+            recorder,
         }
     }
 
@@ -398,6 +450,7 @@ impl GuardedBody {
             _ledger: Ledger::default(),
             _open: None,
             _cancel: None,
+            recorder: None,
         }
     }
 }
@@ -423,7 +476,14 @@ impl http_body::Body for GuardedBody {
                     }
                     Poll::Ready(Some(Ok(Frame::data(data))))
                 }
-                Err(frame) => Poll::Ready(Some(Ok(frame))),
+                Err(frame) => {
+                    if let (Some(trailers), Some(recorder)) =
+                        (frame.trailers_ref(), this.recorder.as_mut())
+                    {
+                        recorder.code = grpc_status(trailers).or(recorder.code);
+                    }
+                    Poll::Ready(Some(Ok(frame)))
+                }
             },
             other => Poll::Ready(other),
         }
@@ -487,6 +547,7 @@ mod tests {
             timeout: Duration::from_secs(1),
             stall: None,
             done: false,
+            metrics: None,
         }
     }
 

@@ -7,6 +7,7 @@
 //! * [`budget`] — the memory budget (server, connection, call);
 //! * [`scheduler`] — the workers and their fair, cost-admitted queue;
 //! * [`connection`] — listening, accepting, and per-connection timeouts;
+//! * [`metrics`] — Prometheus metrics and their `/metrics` endpoint;
 //! * [`convert`] — library results → protocol messages;
 //! * [`status`] — the one place errors become gRPC statuses;
 //! * [`client`] — the CLI's reference client.
@@ -17,6 +18,7 @@ pub mod client;
 pub mod connection;
 pub mod convert;
 pub mod layer;
+pub mod metrics;
 pub mod proto;
 pub mod scheduler;
 pub mod status;
@@ -49,6 +51,9 @@ pub struct ServeArgs {
     /// Seconds to let calls in flight finish after SIGTERM / Ctrl-C.
     #[arg(long, env = "TASNIF_GRACE_PERIOD", default_value_t = 10.0)]
     pub grace_period: f64,
+    /// Serve Prometheus metrics at http://HOST:PORT/metrics (off unless set).
+    #[arg(long, env = "TASNIF_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// Server limits, reported by `GetModelInfo`. Defaults that depend on the machine (cores,
@@ -258,11 +263,27 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> Result<()> {
+    serve_with_metrics(classifier, limits, listener, None, shutdown, grace).await
+}
+
+/// [`serve`], with Prometheus metrics served on `metrics_listener` when given.
+pub async fn serve_with_metrics(
+    classifier: Arc<Classifier>,
+    limits: Limits,
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> Result<()> {
     limits.validate()?;
+    let metrics = Arc::new(metrics::Metrics::new(&classifier));
+    let _metrics_task = metrics_listener
+        .map(|l| tokio::spawn(metrics::serve(l, metrics.clone())))
+        .map(AbortOnDrop);
     let max_bytes = limits.max_request_bytes;
     let connections = limits.connection_limits();
     let body_timeout = seconds(limits.request_body_timeout);
-    let api = api::Api::new(classifier, limits)?;
+    let api = api::Api::new(classifier, limits, metrics.clone())?;
     let budget = api.budget();
     let service = TopicClassifierServer::new(api)
         .max_decoding_message_size(max_bytes)
@@ -304,6 +325,7 @@ pub async fn serve(
             max_request_bytes: max_bytes,
             budget: budget.clone(),
             request_body_timeout: body_timeout,
+            metrics,
         })
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -322,6 +344,15 @@ pub async fn serve(
     }
     info!("stopped");
     Ok(())
+}
+
+/// Aborts a task when dropped (the metrics endpoint ends with the server).
+struct AbortOnDrop(tokio::task::JoinHandle<Result<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
@@ -366,6 +397,18 @@ pub fn run(args: ServeArgs) -> Result<()> {
         // A machine-readable line for scripts and tests that bind port 0.
         println!("tasnif listening on {addr}");
         let grace = Duration::from_secs_f64(args.grace_period.max(0.0));
-        serve(classifier, args.limits, listener, shutdown_signal(), grace).await
+        let metrics_listener = match args.metrics_addr {
+            Some(addr) => Some(metrics::bind(addr).await?),
+            None => None,
+        };
+        serve_with_metrics(
+            classifier,
+            args.limits,
+            listener,
+            metrics_listener,
+            shutdown_signal(),
+            grace,
+        )
+        .await
     })
 }

@@ -94,6 +94,19 @@ pub enum Busy {
     Closed,
 }
 
+impl Busy {
+    /// The limit's name, as the `limit` label of `tasnif_refused_total`.
+    pub fn limit(&self) -> &'static str {
+        match self {
+            Busy::Server { .. } => "max_queued_chars",
+            Busy::Connection { .. } => "connection_queued_chars",
+            Busy::ServerItems { .. } => "max_in_flight",
+            Busy::ConnectionItems { .. } => "connection_in_flight",
+            Busy::Closed => "closed",
+        }
+    }
+}
+
 impl fmt::Display for Busy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

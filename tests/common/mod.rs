@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tasnif::service::proto::topic_classifier_client::TopicClassifierClient;
-use tasnif::service::{serve, Limits};
+use tasnif::service::{serve_with_metrics, Limits};
 use tasnif::Classifier;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -22,6 +22,8 @@ pub fn classifier() -> Arc<Classifier> {
 /// A running server; dropping it does not stop it, call [`TestServer::shutdown`].
 pub struct TestServer {
     pub url: String,
+    /// `http://ADDR/metrics` when started [`TestServer::with_metrics`].
+    pub metrics_url: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     pub handle: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -32,13 +34,31 @@ impl TestServer {
     }
 
     pub async fn with_limits(limits: Limits) -> Self {
+        Self::start_with(limits, false).await
+    }
+
+    /// A server that also serves Prometheus metrics.
+    pub async fn with_metrics(limits: Limits) -> Self {
+        Self::start_with(limits, true).await
+    }
+
+    async fn start_with(limits: Limits, metrics: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let metrics_listener = if metrics {
+            Some(TcpListener::bind("127.0.0.1:0").await.unwrap())
+        } else {
+            None
+        };
+        let metrics_url = metrics_listener
+            .as_ref()
+            .map(|l| format!("http://{}/metrics", l.local_addr().unwrap()));
         let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(serve(
+        let handle = tokio::spawn(serve_with_metrics(
             classifier(),
             limits,
             listener,
+            metrics_listener,
             async {
                 let _ = stopped.await;
             },
@@ -46,6 +66,7 @@ impl TestServer {
         ));
         Self {
             url,
+            metrics_url,
             stop: Some(stop),
             handle,
         }
