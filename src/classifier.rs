@@ -2,9 +2,10 @@
 //!
 //! Aggregation follows the labelling guide's last section: an article's share of a label
 //! is the sum over its segments of (segment length in characters × the segment's
-//! probability of that label), divided by the total length; `primary` is the label with
-//! the largest share; `topics` are the topic labels (never `other`) with a share of at
-//! least the threshold (20 % by default), largest first.
+//! probability of that label), divided by the total length — lengths as read, a
+//! presentation-form ligature (ﻻ) counting as the letters it stands for; `primary` is the
+//! label with the largest share; `topics` are the topic labels (never `other`) with a
+//! share of at least the threshold (20 % by default), largest first.
 
 use std::sync::{Arc, OnceLock};
 
@@ -14,6 +15,7 @@ use crate::embedding::WordVectors;
 use crate::error::{InputError, ModelError};
 use crate::model::{Calibration, ModelFile};
 use crate::scoring::Scorer;
+use crate::text::normalize::expansion_growth;
 use crate::text::{has_arabic_letter, segment, Span};
 use crate::vectorizer::{Coverage, SparseVector, Vectorizer};
 use crate::OTHER;
@@ -336,7 +338,10 @@ impl Classifier {
             let cov = self.scorer.scores(segment_text, &mut scores);
             self.calibration.apply(&mut scores, cov, self.other);
             let probabilities = scores;
-            let len = span.chars();
+            // Its length as read: a ligature (ﻻ) counts as the letters it stands for, so
+            // text in presentation forms gets the shares of the same text in ordinary
+            // letters. (Offsets and `characters` stay those of the text as sent.)
+            let len = span.chars() + expansion_growth(segment_text);
             for (s, p) in shares.iter_mut().zip(&probabilities) {
                 *s += len as f32 * p;
             }
@@ -428,8 +433,8 @@ impl Classifier {
         let idf = vectorizer.idf();
         let mut buf = String::new();
         let mut words: Vec<(&str, crate::vectorizer::WordEntry)> = Vec::new();
-        crate::text::tokenize::for_each_raw_word(text, |raw| {
-            words.push((raw, vectorizer.analyze_raw_word(raw, &mut buf)));
+        crate::text::tokenize::for_each_written_word(text, |word, written| {
+            words.push((written, vectorizer.analyze_raw_word(word, &mut buf)));
         });
         let mut counts: FxHashMap<u32, u32> = FxHashMap::default();
         let mut vweight = 0.0f32;
@@ -671,5 +676,81 @@ mod tests {
         assert!(a.out_of_domain);
         assert_eq!(c.labels()[a.primary], OTHER);
         assert_eq!(a.coverage.known, 0);
+    }
+
+    #[test]
+    fn presentation_forms_classify_like_ordinary_letters() {
+        let c = classifier();
+        // Two segments, with lam-alef ligatures (خلال, الاشتباكات) once shaped.
+        let plain = "سيطر الجيش السوري على مدينة البوكمال خلال الاشتباكات العنيفة مع مسلحي داعش.\n\
+            وأعلن المبعوث الأممي أن الجولة المقبلة من المحادثات في جنيف ستعقد الشهر المقبل.";
+        let shaped = crate::text::normalize::shape_for_tests(plain);
+        assert!(shaped.contains('\u{FEFC}'));
+        // Fewer characters: each ligature is one.
+        assert!(shaped.chars().count() < plain.chars().count());
+        let o = Options {
+            explain_top_n: 5,
+            ..Options::default()
+        };
+        let a = c.classify(plain, &o).unwrap();
+        let b = c.classify(&shaped, &o).unwrap();
+        assert_eq!(b.primary, a.primary);
+        assert_eq!(b.topics, a.topics);
+        assert_eq!(b.coverage, a.coverage);
+        assert_eq!(b.out_of_domain, a.out_of_domain);
+        // Each segment reads the same words: the same probabilities; and the shares weigh
+        // segments by their length as read, ligatures counting as their letters.
+        assert_eq!(b.segments.len(), 2);
+        for (sa, sb) in a.segments.iter().zip(&b.segments) {
+            assert_eq!(sb.label, sa.label);
+            assert_eq!(sb.coverage, sa.coverage);
+            for (pa, pb) in sa.probabilities.iter().zip(&sb.probabilities) {
+                assert!((pa - pb).abs() < 1e-6, "{pa} vs {pb}");
+            }
+        }
+        for (x, y) in a.shares.iter().zip(&b.shares) {
+            assert!((x - y).abs() < 1e-6, "{x} vs {y}");
+        }
+        // Offsets are into the text sent: code points and bytes of `shaped`.
+        let chars: Vec<char> = shaped.chars().collect();
+        assert_eq!(b.characters, chars.len());
+        let lines: Vec<&str> = shaped.lines().collect();
+        for (span, line) in b.segments.iter().map(|s| s.span).zip(lines) {
+            assert_eq!(span.text(&shaped), line);
+            assert_eq!(chars[span.start..span.end].iter().collect::<String>(), line);
+        }
+        assert_eq!(b.segments[1].span.start, lines_start(&shaped, 1));
+        // Explained terms are words as written in the text sent, with the same weights.
+        for (ta, tb) in a.explanations.iter().zip(&b.explanations) {
+            assert_eq!(ta.len(), tb.len());
+            for (x, y) in ta.iter().zip(tb) {
+                assert!(shaped.contains(&y.term), "{}", y.term);
+                assert_eq!(
+                    crate::text::normalize::expand_presentation_forms(&y.term),
+                    x.term
+                );
+                assert!((x.contribution - y.contribution).abs() < 1e-4);
+            }
+        }
+    }
+
+    /// Code-point offset of line `n` of `text`.
+    fn lines_start(text: &str, n: usize) -> usize {
+        text.lines().take(n).map(|l| l.chars().count() + 1).sum()
+    }
+
+    #[test]
+    fn presentation_forms_are_arabic_letters() {
+        let c = classifier();
+        // الجيش as ﺍﻟﺠﻴﺶ: "no Arabic letters" before presentation forms were read.
+        let a = c
+            .classify(
+                "\u{FE8D}\u{FEDF}\u{FEA0}\u{FEF4}\u{FEB6}",
+                &Options::default(),
+            )
+            .unwrap();
+        assert_eq!(a.coverage.tokens, 1);
+        assert_eq!(a.coverage.known, 1);
+        assert!(c.vectorize("\u{FEFB}", &Options::default()).is_ok());
     }
 }

@@ -42,7 +42,7 @@ const HEADER: usize = 12;
 const COUNTED: u32 = 1;
 const KNOWN: u32 = 2;
 
-/// For every word seen, as written, one record in a byte arena — header, the word's bytes
+/// For every raw word seen (as written, presentation forms expanded), one record in a byte arena — header, the word's bytes
 /// (the key), `Σ idf·w` per label and `Σ idf²` over its features, its vector part per
 /// label and its vector weight (`f32`: 2k + 2 of them), then its
 /// feature ids (`u16` when the vocabulary allows, else `u32`) — found through a hash table of arena offsets. One record in one

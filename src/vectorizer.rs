@@ -12,9 +12,10 @@
 //! `TfIdfVectorization`, which derives idf from the documents it transforms). Vectors are
 //! sparse: a request costs memory proportional to its own words, never to the vocabulary.
 //!
-//! Hot path: each distinct word, as written, is normalized and analyzed (stemmed, split
-//! into n-grams, looked up) once per thread and its feature ids cached, so vectorizing a
-//! text costs a hash lookup per word. Classification goes one step further in
+//! Hot path: each distinct raw word (as written, presentation forms expanded:
+//! [`crate::text::tokenize::for_each_raw_word`]) is normalized and analyzed (stemmed,
+//! split into n-grams, looked up) once per thread and its feature ids cached, so
+//! vectorizing a text costs a hash lookup per word. Classification goes one step further in
 //! [`crate::scoring`].
 
 use std::cell::RefCell;
@@ -100,7 +101,7 @@ impl Coverage {
     }
 }
 
-/// What the vectorizer makes of one word as written.
+/// What the vectorizer makes of one raw word.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WordEntry {
     /// Vocabulary ids of its features (may repeat).
@@ -376,7 +377,7 @@ impl Vectorizer {
         }
     }
 
-    /// Normalizes and analyzes one word as written. `buf` is scratch space.
+    /// Normalizes and analyzes one raw word (not normalized). `buf` is scratch space.
     pub(crate) fn analyze_raw_word(&self, raw: &str, buf: &mut String) -> WordEntry {
         buf.clear();
         self.analyzer.normalizer().normalize_into(raw, buf);

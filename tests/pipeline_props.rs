@@ -4,6 +4,8 @@
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
+use tasnif::text::normalize::expand_presentation_forms;
+use tasnif::text::tokenize::{for_each_raw_word, for_each_written_word};
 use tasnif::text::{segment, Normalizer, NormalizerConfig};
 use tasnif::{Classifier, Options};
 
@@ -14,7 +16,19 @@ fn classifier() -> &'static Classifier {
 
 fn check(text: &str) {
     let normalized = Normalizer::new(&NormalizerConfig::default()).normalize(text);
-    assert!(normalized.chars().count() <= text.chars().count());
+    // The steps never add characters; only presentation forms expand (ﻻ → لا).
+    let expanded = expand_presentation_forms(text);
+    assert!(normalized.chars().count() <= expanded.chars().count());
+    // The words are those of the expanded text, each from a slice of the text that holds
+    // it once expanded.
+    let mut words = Vec::new();
+    for_each_written_word(text, |word, source| {
+        assert!(expand_presentation_forms(source).contains(word));
+        words.push(word.to_string());
+    });
+    let mut expanded_words = Vec::new();
+    for_each_raw_word(&expanded, |word| expanded_words.push(word.to_string()));
+    assert_eq!(words, expanded_words);
     let n = text.chars().count();
     for span in segment(text) {
         assert!(span.start < span.end && span.end <= n);
@@ -47,7 +61,7 @@ proptest! {
     }
 
     #[test]
-    fn arabic_heavy_text(text in "[\u{0600}-\u{06FF}\u{0750}-\u{077F}\u{FB50}-\u{FDFF}\u{200B}-\u{200F} .!?؟…\n0-9]{0,300}") {
+    fn arabic_heavy_text(text in "[\u{0600}-\u{06FF}\u{0750}-\u{077F}\u{FB50}-\u{FDFF}\u{FE70}-\u{FEFF}\u{200B}-\u{200F} .!?؟…\n0-9]{0,300}") {
         check(&text);
     }
 }

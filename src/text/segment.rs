@@ -4,9 +4,11 @@
 //! `…` — except a dot between two digits (`2.5`, `340.000`). Each segment is trimmed of
 //! surrounding whitespace; a piece with no letter or digit (a lone `*`, `...`) is not a
 //! segment. Offsets refer to the *original* text, in Unicode code points (what the API
-//! reports) and in bytes (to slice the `&str`).
+//! reports) and in bytes (to slice the `&str`): segmentation runs before presentation
+//! forms are expanded (none expands to a line break or a sentence-ending mark), so they
+//! never have to be mapped back.
 
-use super::tokenize::is_word_char;
+use super::tokenize::has_word_char;
 
 /// One segment of a text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +113,7 @@ impl Spans<'_> {
         let trimmed = raw.trim_start();
         let byte_start = from + (raw.len() - trimmed.len());
         let trimmed = trimmed.trim_end();
-        if !trimmed.chars().any(is_word_char) {
+        if !has_word_char(trimmed) {
             return;
         }
         let byte_end = byte_start + trimmed.len();

@@ -1,8 +1,12 @@
-//! Pre-tokenization: normalized text → words, with Arabic clitics and stop words in mind.
+//! Pre-tokenization: text → words, with Arabic clitics and stop words in mind.
 //!
-//! * [`for_each_raw_word`] streams the words of a text as written, without decoding
-//!   Arabic; [`for_each_word`] normalizes each one (no intermediate normalized string). A word is a run of letters and digits; every other
-//!   character — Latin and Arabic punctuation (، ؛ ؟ « » “ ”) included — separates words.
+//! * [`for_each_raw_word`] streams the words of a text, not normalized and without
+//!   decoding Arabic, after expanding its presentation forms
+//!   ([`super::normalize::expand_presentation_forms`]: ﻻ is read as لا, ﷺ as four words);
+//!   [`for_each_written_word`] adds the slice of the original text each word came from;
+//!   [`for_each_word`] normalizes each one (no intermediate normalized string). A word is
+//!   a run of letters and digits; every other character — Latin and Arabic punctuation
+//!   (، ؛ ؟ « » “ ”) included — separates words.
 //! * [`strip_proclitics`] removes the attached conjunction/preposition + article
 //!   combinations (و ف ب ك ل with ال) that Arabic writes as part of the word, following the
 //!   prefix set of Larkey et al.'s "light10" stemmer. Suffixes are left to the stemmer.
@@ -10,7 +14,9 @@
 
 use rustc_hash::FxHashSet;
 
-use super::normalize::Normalizer;
+#[cfg(doc)]
+use super::normalize::expand_presentation_forms;
+use super::normalize::{has_presentation_forms, presentation_form, Normalizer};
 
 /// True for characters that belong inside a word: letters, digits, and the Arabic marks
 /// (harakat, superscript alef, tatweel) for configurations that keep them.
@@ -55,13 +61,71 @@ const ARABIC_BLOCK_WORD: [bool; 256] = {
     table
 };
 
-/// Calls `f` with every word of `text` as written (not normalized): each maximal run of
-/// [`is_word_char`] characters, as a slice of `text`.
+/// True if `text` holds a word character once its presentation forms are expanded (of
+/// those, only the rial sign ﷼ is not a word character itself but expands to letters).
+pub fn has_word_char(text: &str) -> bool {
+    text.chars().any(|c| {
+        is_word_char(c) || presentation_form(c).is_some_and(|f| f.chars().any(is_word_char))
+    })
+}
+
+/// Calls `f` with every word of `text`, not normalized: each maximal run of
+/// [`is_word_char`] characters of the text with its presentation forms expanded
+/// ([`super::normalize::expand_presentation_forms`]) — for text without any (nearly all
+/// text), a slice of `text` itself.
+#[inline]
+pub fn for_each_raw_word(text: &str, mut f: impl FnMut(&str)) {
+    for_each_written_word(text, |word, _| f(word))
+}
+
+/// [`for_each_raw_word`], and with each word the slice of `text` it was read from: the
+/// word itself unless it holds presentation forms (ﺍﻟﺠﻴﺶ for الجيش; each of the four
+/// words of ﷺ comes from the whole ﷺ).
+#[inline]
+pub fn for_each_written_word<'t>(text: &'t str, mut f: impl FnMut(&str, &'t str)) {
+    if has_presentation_forms(text) {
+        split_expanded_words(text, f);
+    } else {
+        split_words(text, |word| f(word, word));
+    }
+}
+
+/// [`for_each_written_word`] for text with presentation forms: its characters are read
+/// with each presentation form replaced by its NFKC form, and cut into words as
+/// [`split_words`] cuts the expanded text, one word at a time — so a text of ligatures
+/// (ﷺ is 3 bytes and expands to 33) costs the memory of a word, not of its expansion.
+#[inline(never)]
+fn split_expanded_words<'t>(text: &'t str, mut f: impl FnMut(&str, &'t str)) {
+    let mut word = String::new();
+    // The bytes of `text` the word was read from.
+    let (mut start, mut end) = (0, 0);
+    for (i, c) in text.char_indices() {
+        let next = i + c.len_utf8();
+        for d in presentation_form(c).unwrap_or(&text[i..next]).chars() {
+            if is_word_char(d) {
+                if word.is_empty() {
+                    start = i;
+                }
+                word.push(d);
+                end = next;
+            } else if !word.is_empty() {
+                f(&word, &text[start..end]);
+                word.clear();
+            }
+        }
+    }
+    if !word.is_empty() {
+        f(&word, &text[start..end]);
+    }
+}
+
+/// Calls `f` with each maximal run of [`is_word_char`] characters of `text`, as a slice
+/// of `text`.
 ///
 /// Works on bytes: ASCII and the Arabic block (two-byte sequences with lead byte
 /// 0xD8–0xDB) are decided by a table without decoding; other characters are decoded.
 #[inline]
-pub fn for_each_raw_word<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
+fn split_words<'t>(text: &'t str, mut f: impl FnMut(&'t str)) {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -321,7 +385,7 @@ mod tests {
     fn raw_words_split_like_the_char_rule() {
         let text = "قال «المبعوث» الأمميّ، ٢٠١٧:\u{200F}ISIS-داعش؟ گفت 中文 é\u{0640}ـ";
         let mut raw = Vec::new();
-        for_each_raw_word(text, |w| raw.push(w));
+        for_each_raw_word(text, |w| raw.push(w.to_string()));
         let by_chars: Vec<String> = text
             .split(|c: char| !is_word_char(c))
             .filter(|w| !w.is_empty())
@@ -378,5 +442,79 @@ mod tests {
         assert!(stop.contains(&n.normalize("الذي")));
         assert!(!stop.contains(&n.normalize("الجيش")));
         assert!(!stop.contains(&n.normalize("مفاوضات")));
+    }
+
+    #[test]
+    fn presentation_forms_are_read_as_the_words_they_show() {
+        let plain = "قال الجيش إن الاشتباكات لا تزال مستمرة";
+        let shaped = crate::text::normalize::shape_for_tests(plain);
+        assert_eq!(words(&shaped), words(plain));
+        // Each word comes with the slice of the text it was read from.
+        let mut written = Vec::new();
+        for_each_written_word(&shaped, |word, source| {
+            written.push((word.to_string(), source));
+        });
+        let by_space: Vec<&str> = shaped.split(' ').collect();
+        assert_eq!(written.iter().map(|w| w.1).collect::<Vec<_>>(), by_space);
+        let plain_words: Vec<&str> = plain.split(' ').collect();
+        assert_eq!(
+            written.iter().map(|w| w.0.as_str()).collect::<Vec<_>>(),
+            plain_words
+        );
+        // A ligature of four words: each comes from the whole ligature.
+        let mut written = Vec::new();
+        for_each_written_word("النبي \u{FDFA}، قال", |word, source| {
+            written.push((word.to_string(), source));
+        });
+        let expected = [
+            ("النبي", "النبي"),
+            ("صلى", "\u{FDFA}"),
+            ("الله", "\u{FDFA}"),
+            ("عليه", "\u{FDFA}"),
+            ("وسلم", "\u{FDFA}"),
+            ("قال", "قال"),
+        ];
+        assert_eq!(written, expected.map(|(w, s)| (w.to_string(), s)).to_vec());
+        // An isolated fatha (a space and a mark) ends a word, as it would written plainly;
+        // the rial sign ﷼ is read as a word.
+        assert_eq!(
+            words("\u{FEE3}\u{FEE8}\u{FEA4}\u{FE94}\u{FE76}، ١٠ \u{FDFC}"),
+            ["منحه", "10", "ریال"]
+        );
+        assert!(!has_word_char("\u{FEFF} \u{FD3E}"));
+        assert!(has_word_char("\u{FE76}"));
+        assert!(has_word_char("\u{FDFC}"));
+    }
+
+    #[test]
+    fn words_are_those_of_the_expanded_text() {
+        use crate::text::normalize::expand_presentation_forms;
+        // Every kind of form, and forms next to ordinary letters, marks and punctuation.
+        let mut text = String::from("قال \u{FEFB}ب،\u{FE8D}x\u{FDFA}\u{FE76}ﷲ «\u{FDFC}» ");
+        // Every code point of the blocks, one after the other, then one by one.
+        let block = || {
+            (0xFB50..=0xFDFF)
+                .chain(0xFE70..=0xFEFF)
+                .filter_map(char::from_u32)
+        };
+        text.extend(block());
+        text.extend(block().flat_map(|c| [' ', c]));
+        let expanded = expand_presentation_forms(&text);
+        let mut by_stream = Vec::new();
+        for_each_raw_word(&text, |w| by_stream.push(w.to_string()));
+        let mut by_text = Vec::new();
+        split_words(&expanded, |w| by_text.push(w.to_string()));
+        assert!(by_text.len() > 500, "{}", by_text.len());
+        assert_eq!(by_stream, by_text);
+    }
+
+    #[test]
+    fn ordinary_words_are_slices_of_the_text() {
+        let text = "قال «المبعوث» الأمميّ ISIS";
+        let range = text.as_bytes().as_ptr_range();
+        for_each_written_word(text, |word, source| {
+            assert!(std::ptr::eq(word, source));
+            assert!(range.contains(&word.as_ptr()));
+        });
     }
 }
