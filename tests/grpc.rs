@@ -773,3 +773,38 @@ async fn graceful_shutdown_finishes_calls_in_flight_and_flips_health() {
         .await
         .is_err());
 }
+
+#[tokio::test]
+async fn a_health_watcher_does_not_hold_shutdown() {
+    use tonic_health::pb::{
+        health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
+    };
+    let mut server = TestServer::start().await;
+    let mut watch = HealthClient::new(server.channel().await)
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        watch.next().await.unwrap().unwrap().status(),
+        ServingStatus::Serving
+    );
+    let started = std::time::Instant::now();
+    server.shutdown();
+    // The watcher hears NOT_SERVING, then its stream ends: UNAVAILABLE.
+    let update = watch.next().await.unwrap().unwrap();
+    assert_eq!(update.status(), ServingStatus::NotServing);
+    let end = watch.next().await.unwrap().unwrap_err();
+    assert_eq!(end.code(), Code::Unavailable, "{}", end.message());
+    // Held open by the test, the watcher still does not keep the server for the 10 s
+    // grace period.
+    tokio::time::timeout(Duration::from_secs(3), server.handle)
+        .await
+        .expect("the server stops without waiting out the grace period")
+        .unwrap()
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(3));
+    drop(watch);
+}

@@ -69,7 +69,14 @@ pub struct CallGuardLayer {
     pub budget: MemoryBudget,
     pub request_body_timeout: Duration,
     pub metrics: Arc<Metrics>,
+    /// Turns true when the server starts shutting down: health `Watch` streams, which
+    /// never end on their own, then end (UNAVAILABLE) instead of holding the shutdown
+    /// for the whole grace period.
+    pub shutting_down: tokio::sync::watch::Receiver<bool>,
 }
+
+/// Calls that never end on their own.
+const ENDLESS: &[&str] = &["/grpc.health.v1.Health/Watch"];
 
 impl<S> Layer<S> for CallGuardLayer {
     type Service = CallGuard<S>;
@@ -176,6 +183,12 @@ where
         let open = connection.as_ref().map(ConnectionInfo::open_call);
         let cancel = CancelOnDrop(ticket);
         let limit = self.settings.max_request_bytes;
+        let endless = ENDLESS.contains(&req.uri().path()).then(|| {
+            let mut rx = self.settings.shutting_down.clone();
+            Box::pin(async move {
+                let _ = rx.wait_for(|stopping| *stopping).await;
+            }) as Pin<Box<dyn Future<Output = ()> + Send>>
+        });
         let fut = self.inner.call(req);
         Box::pin(async move {
             let response = match deadline {
@@ -197,7 +210,11 @@ where
             rewrite_oversized(&mut response, limit);
             let mut recorder = recorder;
             recorder.code = grpc_status(response.headers());
-            Ok(response.map(|b| GuardedBody::new(b, ledger, open, Some(cancel), Some(recorder))))
+            Ok(response.map(|b| {
+                let mut body = GuardedBody::new(b, ledger, open, Some(cancel), Some(recorder));
+                body.until_shutdown = endless;
+                body
+            }))
         })
     }
 }
@@ -423,6 +440,9 @@ pub struct GuardedBody {
     _open: Option<OpenCall>,
     _cancel: Option<CancelOnDrop>,
     recorder: Option<Recorder>,
+    /// For endless calls: resolves when the server starts shutting down.
+    until_shutdown: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    ended: bool,
 }
 
 impl GuardedBody {
@@ -440,6 +460,8 @@ impl GuardedBody {
             _open: open,
             _cancel: cancel,
             recorder,
+            until_shutdown: None,
+            ended: false,
         }
     }
 
@@ -451,6 +473,8 @@ impl GuardedBody {
             _open: None,
             _cancel: None,
             recorder: None,
+            until_shutdown: None,
+            ended: false,
         }
     }
 }
@@ -464,11 +488,32 @@ impl http_body::Body for GuardedBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
         let this = &mut *self;
+        if this.ended {
+            return Poll::Ready(None);
+        }
         if !this.rest.is_empty() {
             let n = this.rest.len().min(CHUNK);
             return Poll::Ready(Some(Ok(Frame::data(this.rest.split_to(n)))));
         }
-        match ready!(Pin::new(&mut this.inner).poll_frame(cx)) {
+        // What the call has to say goes out first (a watcher hears NOT_SERVING), then an
+        // endless call ends at shutdown.
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if polled.is_pending() {
+            if let Some(stop) = this.until_shutdown.as_mut() {
+                if stop.as_mut().poll(cx).is_ready() {
+                    this.ended = true;
+                    let status =
+                        Status::unavailable("the server is shutting down; watch another replica");
+                    if let Some(recorder) = this.recorder.as_mut() {
+                        recorder.code = Some(status.code() as i32);
+                    }
+                    let mut trailers = http::HeaderMap::new();
+                    let _ = status.add_header(&mut trailers);
+                    return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+                }
+            }
+        }
+        match ready!(polled) {
             Some(Ok(frame)) => match frame.into_data() {
                 Ok(mut data) => {
                     if data.len() > CHUNK {
@@ -490,7 +535,7 @@ impl http_body::Body for GuardedBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.rest.is_empty() && self.inner.is_end_stream()
+        self.ended || (self.rest.is_empty() && self.inner.is_end_stream())
     }
 
     fn size_hint(&self) -> http_body::SizeHint {

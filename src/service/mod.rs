@@ -306,6 +306,7 @@ pub async fn serve_with_metrics(
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let (stopping_watch_tx, shutting_down) = tokio::sync::watch::channel(false);
     let reporter = health.clone();
     let signal = async move {
         shutdown.await;
@@ -315,6 +316,8 @@ pub async fn serve_with_metrics(
         reporter
             .set_service_status("", tonic_health::ServingStatus::NotServing)
             .await;
+        // After NOT_SERVING is queued for watchers: their streams end once it is sent.
+        let _ = stopping_watch_tx.send(true);
         let _ = stopping_tx.send(());
     };
 
@@ -326,6 +329,7 @@ pub async fn serve_with_metrics(
             budget: budget.clone(),
             request_body_timeout: body_timeout,
             metrics,
+            shutting_down,
         })
         .add_service(health_service)
         .add_service(reflection_v1)
