@@ -21,10 +21,11 @@ use super::budget::{ConnectionBudget, Exceeded, Ledger, MemoryBudget};
 use super::layer::CallContext;
 use super::metrics::Metrics;
 use super::proto::{self, classify_result::Outcome, topic_classifier_server::TopicClassifier};
+use super::reload::ModelCell;
 use super::scheduler::{Caps, Scheduler, Ticket, Work};
 use super::status::{busy_status, decode_status, exceeded_status, input_status, stop_status};
 use super::{convert, Limits};
-use crate::classifier::{Classifier, Control, Halted, Options, DEFAULT_TOPIC_THRESHOLD};
+use crate::classifier::{Control, Halted, Options, DEFAULT_TOPIC_THRESHOLD};
 use crate::error::InputError;
 
 /// Default number of explanation terms per label.
@@ -44,7 +45,8 @@ fn answer_bytes_per_segment(labels: usize) -> usize {
 
 /// State shared by every call.
 struct Shared {
-    classifier: Arc<Classifier>,
+    /// The model being served; each call takes one snapshot (hot reload swaps it).
+    classifier: ModelCell,
     limits: Limits,
     scheduler: Scheduler,
     budget: MemoryBudget,
@@ -115,7 +117,7 @@ struct Meter {
 
 impl Api {
     pub fn new(
-        classifier: Arc<Classifier>,
+        classifier: ModelCell,
         limits: Limits,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Self> {
@@ -254,7 +256,8 @@ impl Shared {
         meter: &Meter,
     ) -> Result<proto::ClassifyResponse, Status> {
         let plan = self.plan(&req).map_err(|e| input_status(&e))?;
-        let labels = self.classifier.labels().len();
+        let classifier = self.classifier.load_full();
+        let labels = classifier.labels().len();
         let control = CallControl {
             shared: self,
             budget: &self.budget,
@@ -268,16 +271,15 @@ impl Shared {
                     0
                 },
         };
-        let article = self
-            .classifier
+        let article = classifier
             .classify_with(&req.text, &plan.options, &control)
             .map_err(|halted| match halted {
                 Halted::Input(e) => input_status(&e),
                 Halted::Stopped(status) => status,
             })?;
-        let ood_threshold = self.classifier.ood_threshold();
+        let ood_threshold = classifier.ood_threshold();
         self.metrics.article(
-            &self.classifier.labels()[article.primary],
+            &classifier.labels()[article.primary],
             article.segments.len(),
             article.characters,
             article
@@ -287,7 +289,7 @@ impl Shared {
                 .count(),
         );
         Ok(convert::article(
-            &self.classifier,
+            &classifier,
             &article,
             req.id,
             plan.include_segments,
@@ -514,9 +516,10 @@ impl TopicClassifier for Api {
                     truncate: req.truncate,
                     ..Options::default()
                 };
-                s.classifier
+                let classifier = s.classifier.load_full();
+                classifier
                     .vectorize(&req.text, &options)
-                    .map(|v| convert::vectorized(&s.classifier, &v, req.include_terms))
+                    .map(|v| convert::vectorized(&classifier, &v, req.include_terms))
                     .map_err(|e| input_status(&e))
             })
             .await?
@@ -532,7 +535,7 @@ impl TopicClassifier for Api {
         _request: Request<proto::GetModelInfoRequest>,
     ) -> Result<Response<proto::ModelInfo>, Status> {
         Ok(Response::new(convert::model_info(
-            &self.shared.classifier,
+            &self.shared.classifier.load_full(),
             &self.shared.limits,
         )))
     }

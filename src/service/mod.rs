@@ -8,6 +8,7 @@
 //! * [`scheduler`] — the workers and their fair, cost-admitted queue;
 //! * [`connection`] — listening, accepting, and per-connection timeouts;
 //! * [`metrics`] — Prometheus metrics and their `/metrics` endpoint;
+//! * [`reload`] — hot reload of the model (SIGHUP, `--watch`);
 //! * [`convert`] — library results → protocol messages;
 //! * [`status`] — the one place errors become gRPC statuses;
 //! * [`client`] — the CLI's reference client.
@@ -20,6 +21,7 @@ pub mod convert;
 pub mod layer;
 pub mod metrics;
 pub mod proto;
+pub mod reload;
 pub mod scheduler;
 pub mod status;
 
@@ -54,6 +56,19 @@ pub struct ServeArgs {
     /// Serve Prometheus metrics at http://HOST:PORT/metrics (off unless set).
     #[arg(long, env = "TASNIF_METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+    /// Reload --model when the file changes (checked every this many seconds; SIGHUP
+    /// always reloads it). 0: only on SIGHUP.
+    #[arg(long, env = "TASNIF_WATCH", default_value_t = 0.0, requires = "model")]
+    pub watch: f64,
+}
+
+/// What [`serve_with`] runs besides the API.
+#[derive(Debug, Default)]
+pub struct Extras {
+    /// Serve Prometheus metrics here.
+    pub metrics_listener: Option<TcpListener>,
+    /// Reload the model from these files.
+    pub reload: Option<reload::ReloadConfig>,
 }
 
 /// Server limits, reported by `GetModelInfo`. Defaults that depend on the machine (cores,
@@ -263,27 +278,46 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> Result<()> {
-    serve_with_metrics(classifier, limits, listener, None, shutdown, grace).await
+    serve_with(
+        classifier,
+        limits,
+        listener,
+        Extras::default(),
+        shutdown,
+        grace,
+    )
+    .await
 }
 
-/// [`serve`], with Prometheus metrics served on `metrics_listener` when given.
-pub async fn serve_with_metrics(
+/// [`serve`], with metrics and hot reload when `extras` asks for them.
+pub async fn serve_with(
     classifier: Arc<Classifier>,
     limits: Limits,
     listener: TcpListener,
-    metrics_listener: Option<TcpListener>,
+    extras: Extras,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> Result<()> {
     limits.validate()?;
     let metrics = Arc::new(metrics::Metrics::new(&classifier));
-    let _metrics_task = metrics_listener
+    let _metrics_task = extras
+        .metrics_listener
         .map(|l| tokio::spawn(metrics::serve(l, metrics.clone())))
         .map(AbortOnDrop);
+    let cell: reload::ModelCell = Arc::new(arc_swap::ArcSwap::new(classifier));
+    let _reload_task = extras.reload.map(|config| {
+        AbortOnDrop(tokio::spawn({
+            let (cell, metrics) = (cell.clone(), metrics.clone());
+            async move {
+                reload::run(config, cell, metrics).await;
+                Ok(())
+            }
+        }))
+    });
     let max_bytes = limits.max_request_bytes;
     let connections = limits.connection_limits();
     let body_timeout = seconds(limits.request_body_timeout);
-    let api = api::Api::new(classifier, limits, metrics.clone())?;
+    let api = api::Api::new(cell, limits, metrics.clone())?;
     let budget = api.budget();
     let service = TopicClassifierServer::new(api)
         .max_decoding_message_size(max_bytes)
@@ -405,11 +439,21 @@ pub fn run(args: ServeArgs) -> Result<()> {
             Some(addr) => Some(metrics::bind(addr).await?),
             None => None,
         };
-        serve_with_metrics(
+        let reload = args.model.model.clone().map(|model| reload::ReloadConfig {
+            model,
+            vectors: args.model.vectors.clone(),
+            sighup: true,
+            watch: (args.watch > 0.0).then(|| seconds(args.watch)),
+        });
+        let extras = Extras {
+            metrics_listener,
+            reload,
+        };
+        serve_with(
             classifier,
             args.limits,
             listener,
-            metrics_listener,
+            extras,
             shutdown_signal(),
             grace,
         )

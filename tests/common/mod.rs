@@ -6,7 +6,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tasnif::service::proto::topic_classifier_client::TopicClassifierClient;
-use tasnif::service::{serve_with_metrics, Limits};
+use tasnif::service::{serve_with, Extras, Limits};
 use tasnif::Classifier;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -34,15 +34,24 @@ impl TestServer {
     }
 
     pub async fn with_limits(limits: Limits) -> Self {
-        Self::start_with(limits, false).await
+        Self::start_with(limits, false, None).await
     }
 
     /// A server that also serves Prometheus metrics.
     pub async fn with_metrics(limits: Limits) -> Self {
-        Self::start_with(limits, true).await
+        Self::start_with(limits, true, None).await
     }
 
-    async fn start_with(limits: Limits, metrics: bool) -> Self {
+    /// A server with metrics that serves the model in `reload.model` and reloads it.
+    pub async fn with_reload(reload: tasnif::service::reload::ReloadConfig) -> Self {
+        Self::start_with(Limits::default(), true, Some(reload)).await
+    }
+
+    async fn start_with(
+        limits: Limits,
+        metrics: bool,
+        reload: Option<tasnif::service::reload::ReloadConfig>,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let metrics_listener = if metrics {
@@ -54,11 +63,14 @@ impl TestServer {
             .as_ref()
             .map(|l| format!("http://{}/metrics", l.local_addr().unwrap()));
         let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(serve_with_metrics(
+        let handle = tokio::spawn(serve_with(
             classifier(),
             limits,
             listener,
-            metrics_listener,
+            Extras {
+                metrics_listener,
+                reload,
+            },
             async {
                 let _ = stopped.await;
             },
