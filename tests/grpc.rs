@@ -808,3 +808,55 @@ async fn a_health_watcher_does_not_hold_shutdown() {
     assert!(started.elapsed() < Duration::from_secs(3));
     drop(watch);
 }
+
+#[tokio::test]
+async fn bearer_tokens_guard_the_classifier_and_rotate() {
+    use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "s3cret-one\ns3cret-two\n").unwrap();
+    let server = TestServer::with_auth(tokens.clone()).await;
+    let mut client = server.client().await;
+    let with = |token: Option<&str>| {
+        let mut r = tonic::Request::new(request(MILITARY));
+        if let Some(t) = token {
+            r.metadata_mut()
+                .insert("authorization", format!("Bearer {t}").parse().unwrap());
+        }
+        r
+    };
+    let missing = client.classify(with(None)).await.unwrap_err();
+    assert_eq!(missing.code(), Code::Unauthenticated);
+    assert!(
+        missing.message().contains("authorization: Bearer"),
+        "{}",
+        missing.message()
+    );
+    let wrong = client.classify(with(Some("guess"))).await.unwrap_err();
+    assert_eq!(wrong.code(), Code::Unauthenticated);
+    assert!(!wrong.message().contains("guess"));
+    for t in ["s3cret-one", "s3cret-two"] {
+        let ok = client.classify(with(Some(t))).await.unwrap().into_inner();
+        assert_eq!(ok.primary, "military");
+    }
+    // Probes carry no token: health stays open.
+    HealthClient::new(server.channel().await)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("health needs no token");
+    // Rotation without a restart.
+    std::fs::write(&tokens, "s3cret-three\n").unwrap();
+    let mut rotated = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if client.classify(with(Some("s3cret-three"))).await.is_ok() {
+            rotated = true;
+            break;
+        }
+    }
+    assert!(rotated, "the new token was never accepted");
+    let old = client.classify(with(Some("s3cret-one"))).await.unwrap_err();
+    assert_eq!(old.code(), Code::Unauthenticated);
+}

@@ -73,6 +73,8 @@ pub struct CallGuardLayer {
     /// never end on their own, then end (UNAVAILABLE) instead of holding the shutdown
     /// for the whole grace period.
     pub shutting_down: tokio::sync::watch::Receiver<bool>,
+    /// Bearer tokens required on the classifier's methods (`--auth-token-file`).
+    pub auth: Option<super::auth::Auth>,
 }
 
 /// Calls that never end on their own.
@@ -159,6 +161,20 @@ where
         let ledger = context.ledger.clone();
         let unary = !CLIENT_STREAMING.contains(&req.uri().path());
         let recorder = Recorder::start(self.settings.metrics.clone(), req.uri().path(), arrival);
+        if let Some(auth) = &self.settings.auth {
+            if let Err(status) = auth.check(
+                req.uri().path(),
+                req.headers().get(http::header::AUTHORIZATION),
+            ) {
+                let mut recorder = recorder;
+                recorder.code = Some(status.code() as i32);
+                return Box::pin(async move {
+                    Ok(status.into_http::<Body>().map(|b| {
+                        GuardedBody::new(b, Ledger::default(), None, None, Some(recorder))
+                    }))
+                });
+            }
+        }
         let (mut parts, body) = req.into_parts();
         parts.extensions.insert(context);
         let metered = MeteredBody {

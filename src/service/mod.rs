@@ -4,6 +4,7 @@
 //! * [`api`] — the `TopicClassifier` RPCs (validation, memory charges, work);
 //! * [`layer`] — the call guard in front of every service (protocol checks, deadlines,
 //!   request metering, answers held to flow control);
+//! * [`auth`] — bearer tokens (`--auth-token-file`);
 //! * [`budget`] — the memory budget (server, connection, call);
 //! * [`scheduler`] — the workers and their fair, cost-admitted queue;
 //! * [`connection`] — listening, accepting, and per-connection timeouts;
@@ -14,6 +15,7 @@
 //! * [`client`] — the CLI's reference client.
 
 pub mod api;
+pub mod auth;
 pub mod budget;
 pub mod client;
 pub mod connection;
@@ -58,8 +60,12 @@ pub struct ServeArgs {
     pub metrics_addr: Option<SocketAddr>,
     /// Reload --model when the file changes (checked every this many seconds; SIGHUP
     /// always reloads it). 0: only on SIGHUP.
-    #[arg(long, env = "TASNIF_WATCH", default_value_t = 0.0, requires = "model")]
+    #[arg(long, env = "TASNIF_WATCH", default_value_t = 0.0)]
     pub watch: f64,
+    /// Require `authorization: Bearer <token>` on tasnif.v1.TopicClassifier, with the
+    /// tokens listed one per line in this file (re-read on SIGHUP and with --watch).
+    #[arg(long, env = "TASNIF_AUTH_TOKEN_FILE")]
+    pub auth_token_file: Option<std::path::PathBuf>,
 }
 
 /// What [`serve_with`] runs besides the API.
@@ -69,6 +75,9 @@ pub struct Extras {
     pub metrics_listener: Option<TcpListener>,
     /// Reload the model from these files.
     pub reload: Option<reload::ReloadConfig>,
+    /// Require bearer tokens; `auth_watch`: re-read their file when it changes.
+    pub auth: Option<auth::Auth>,
+    pub auth_watch: Option<Duration>,
 }
 
 /// Server limits, reported by `GetModelInfo`. Defaults that depend on the machine (cores,
@@ -304,6 +313,17 @@ pub async fn serve_with(
         .metrics_listener
         .map(|l| tokio::spawn(metrics::serve(l, metrics.clone())))
         .map(AbortOnDrop);
+    let _auth_task = extras.auth.clone().map(|auth| {
+        AbortOnDrop(tokio::spawn(async move {
+            let path = auth.path().to_path_buf();
+            reload::on_change(path, true, extras.auth_watch, move || {
+                let auth = auth.clone();
+                async move { auth.reload() }
+            })
+            .await;
+            Ok(())
+        }))
+    });
     let cell: reload::ModelCell = Arc::new(arc_swap::ArcSwap::new(classifier));
     let _reload_task = extras.reload.map(|config| {
         AbortOnDrop(tokio::spawn({
@@ -364,6 +384,7 @@ pub async fn serve_with(
             request_body_timeout: body_timeout,
             metrics,
             shutting_down,
+            auth: extras.auth,
         })
         .add_service(health_service)
         .add_service(reflection_v1)
@@ -421,33 +442,49 @@ pub fn run(args: ServeArgs) -> Result<()> {
     runtime.block_on(async move {
         // An impossible configuration fails before anything says "listening".
         args.limits.validate()?;
+        if !(args.watch.is_finite() && args.watch >= 0.0) {
+            anyhow::bail!(
+                "--watch must be a number of seconds >= 0, got {}",
+                args.watch
+            );
+        }
+        let watch = (args.watch > 0.0).then(|| seconds(args.watch));
+        let auth = args
+            .auth_token_file
+            .clone()
+            .map(auth::Auth::load)
+            .transpose()?;
         let classifier = Arc::new(args.model.load()?);
         let listener = connection::bind(args.addr, args.limits.listen_backlog)
             .with_context(|| format!("cannot listen on {}", args.addr))?;
+        let metrics_listener = match args.metrics_addr {
+            Some(addr) => Some(metrics::bind(addr).await?),
+            None => None,
+        };
         let addr = listener.local_addr()?;
         info!(
             %addr,
             model = classifier.version(),
             labels = ?classifier.labels(),
+            auth = auth.is_some(),
+            metrics = ?args.metrics_addr,
             startup_ms = started.elapsed().as_millis() as u64,
             "serving tasnif.v1.TopicClassifier"
         );
         // A machine-readable line for scripts and tests that bind port 0.
         println!("tasnif listening on {addr}");
         let grace = Duration::from_secs_f64(args.grace_period.max(0.0));
-        let metrics_listener = match args.metrics_addr {
-            Some(addr) => Some(metrics::bind(addr).await?),
-            None => None,
-        };
         let reload = args.model.model.clone().map(|model| reload::ReloadConfig {
             model,
             vectors: args.model.vectors.clone(),
             sighup: true,
-            watch: (args.watch > 0.0).then(|| seconds(args.watch)),
+            watch,
         });
         let extras = Extras {
             metrics_listener,
             reload,
+            auth,
+            auth_watch: watch,
         };
         serve_with(
             classifier,

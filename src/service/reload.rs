@@ -73,8 +73,26 @@ fn stamp(path: &std::path::Path) -> Option<(u64, SystemTime)> {
 
 /// Reloads on SIGHUP and on file changes until the task is dropped.
 pub async fn run(config: ReloadConfig, cell: ModelCell, metrics: Arc<Metrics>) {
+    let path = config.model.clone();
+    let (sighup, every) = (config.sighup, config.watch);
+    on_change(path, sighup, every, move || {
+        let (config, cell, metrics) = (config.clone(), cell.clone(), metrics.clone());
+        async move {
+            let _ = reload(&config, &cell, &metrics).await;
+        }
+    })
+    .await
+}
+
+/// Runs `action` on SIGHUP (when `sighup`) and, every `every`, when `path` has changed
+/// (size or modification time), until the task is dropped.
+pub async fn on_change<F, Fut>(path: PathBuf, sighup: bool, every: Option<Duration>, action: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     #[cfg(unix)]
-    let mut hup = if config.sighup {
+    let mut hup = if sighup {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
             Ok(s) => Some(s),
             Err(e) => {
@@ -85,8 +103,10 @@ pub async fn run(config: ReloadConfig, cell: ModelCell, metrics: Arc<Metrics>) {
     } else {
         None
     };
-    let mut last = stamp(&config.model);
-    let mut tick = config.watch.map(tokio::time::interval);
+    #[cfg(not(unix))]
+    let _ = sighup;
+    let mut last = stamp(&path);
+    let mut tick = every.map(tokio::time::interval);
     loop {
         #[cfg(unix)]
         let hangup = async {
@@ -105,15 +125,15 @@ pub async fn run(config: ReloadConfig, cell: ModelCell, metrics: Arc<Metrics>) {
         };
         tokio::select! {
             _ = hangup => {
-                info!("SIGHUP: reloading the model");
-                last = stamp(&config.model);
-                let _ = reload(&config, &cell, &metrics).await;
+                info!(path = %path.display(), "SIGHUP: reloading");
+                last = stamp(&path);
+                action().await;
             }
             _ = polled => {
-                let now = stamp(&config.model);
+                let now = stamp(&path);
                 if now.is_some() && now != last {
                     last = now;
-                    let _ = reload(&config, &cell, &metrics).await;
+                    action().await;
                 }
             }
         }

@@ -34,23 +34,30 @@ impl TestServer {
     }
 
     pub async fn with_limits(limits: Limits) -> Self {
-        Self::start_with(limits, false, None).await
+        Self::start_with(limits, false, None, None).await
     }
 
     /// A server that also serves Prometheus metrics.
     pub async fn with_metrics(limits: Limits) -> Self {
-        Self::start_with(limits, true, None).await
+        Self::start_with(limits, true, None, None).await
     }
 
     /// A server with metrics that serves the model in `reload.model` and reloads it.
     pub async fn with_reload(reload: tasnif::service::reload::ReloadConfig) -> Self {
-        Self::start_with(Limits::default(), true, Some(reload)).await
+        Self::start_with(Limits::default(), true, Some(reload), None).await
+    }
+
+    /// A server that requires the bearer tokens of `token_file` (re-read every 50 ms).
+    pub async fn with_auth(token_file: std::path::PathBuf) -> Self {
+        let auth = tasnif::service::auth::Auth::load(token_file).unwrap();
+        Self::start_with(Limits::default(), true, None, Some(auth)).await
     }
 
     async fn start_with(
         limits: Limits,
         metrics: bool,
         reload: Option<tasnif::service::reload::ReloadConfig>,
+        auth: Option<tasnif::service::auth::Auth>,
     ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -70,6 +77,8 @@ impl TestServer {
             Extras {
                 metrics_listener,
                 reload,
+                auth,
+                auth_watch: Some(Duration::from_millis(50)),
             },
             async {
                 let _ = stopped.await;
