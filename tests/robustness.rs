@@ -948,3 +948,37 @@ async fn text_in_presentation_forms_is_classified_like_ordinary_letters() {
     );
     still_serving(&server).await;
 }
+
+/// Connections are asked to go away after `--max-connection-age` (so clients rebalance
+/// over replicas), and a tonic client reconnects without a failed call.
+#[tokio::test]
+async fn old_connections_go_away_without_failed_calls() {
+    let server = TestServer::with_limits(Limits {
+        max_connection_age: 0.3,
+        max_connection_age_grace: 0.3,
+        ..Limits::default()
+    })
+    .await;
+    // A bare HTTP/2 connection ends once its age and grace have passed.
+    let tcp = tokio::net::TcpStream::connect(addr(&server)).await.unwrap();
+    let (_client, connection) = h2::client::handshake(tcp).await.unwrap();
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(5), connection)
+        .await
+        .expect("the server closes an old connection")
+        .ok();
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    // A client calling throughout several ages loses nothing.
+    let mut client = server.client().await;
+    let until = Instant::now() + Duration::from_millis(1500);
+    let mut calls = 0;
+    while Instant::now() < until {
+        client
+            .classify(classify_request("سيطر الجيش على المدينة", &[]))
+            .await
+            .expect("no call fails across connection ages");
+        calls += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(calls > 10);
+}

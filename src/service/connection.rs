@@ -89,6 +89,8 @@ pub struct ConnectionLimits {
     pub handshake_timeout: Duration,
     /// `None`: idle connections stay open.
     pub idle_timeout: Option<Duration>,
+    /// TCP keepalive idle time; `None`: off.
+    pub tcp_keepalive: Option<Duration>,
 }
 
 /// An accepted connection: the socket, its timers and its slot under `max_connections`.
@@ -244,6 +246,10 @@ pub fn incoming(
                 warn!(failures, "accepting again after running out of descriptors");
             }
             let _ = stream.set_nodelay(true);
+            if let Some(idle) = limits.tcp_keepalive {
+                let keepalive = socket2::TcpKeepalive::new().with_time(idle);
+                let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
+            }
             let now = Instant::now();
             let info = ConnectionInfo {
                 id: next_id.fetch_add(1, Ordering::Relaxed),

@@ -134,6 +134,25 @@ pub struct Limits {
     /// Seconds a request message may stall part-way before the call is ended.
     #[arg(long, env = "TASNIF_REQUEST_BODY_TIMEOUT", default_value_t = 10.0)]
     pub request_body_timeout: f64,
+    /// Seconds after which a connection is asked to go away (GOAWAY; clients reconnect,
+    /// so long-lived clients behind an L4 balancer spread over new replicas); 0: never.
+    #[arg(long, env = "TASNIF_MAX_CONNECTION_AGE", default_value_t = 300.0)]
+    pub max_connection_age: f64,
+    /// Seconds a connection past its age has to finish its calls before it is closed.
+    #[arg(long, env = "TASNIF_MAX_CONNECTION_AGE_GRACE", default_value_t = 30.0)]
+    pub max_connection_age_grace: f64,
+    /// Seconds between HTTP/2 pings on a connection (a dead peer is noticed); 0: off.
+    #[arg(long, env = "TASNIF_HTTP2_KEEPALIVE_INTERVAL", default_value_t = 30.0)]
+    pub http2_keepalive_interval: f64,
+    /// Seconds to wait for a ping's answer before closing the connection.
+    #[arg(long, env = "TASNIF_HTTP2_KEEPALIVE_TIMEOUT", default_value_t = 20.0)]
+    pub http2_keepalive_timeout: f64,
+    /// Most concurrent calls (HTTP/2 streams) on one connection.
+    #[arg(long, env = "TASNIF_MAX_CONCURRENT_STREAMS", default_value_t = 1024)]
+    pub max_concurrent_streams: u32,
+    /// Seconds of TCP idleness before the kernel probes the peer; 0: off.
+    #[arg(long, env = "TASNIF_TCP_KEEPALIVE", default_value_t = 60.0)]
+    pub tcp_keepalive: f64,
 }
 
 fn default_workers() -> usize {
@@ -187,6 +206,12 @@ impl Default for Limits {
             handshake_timeout: 10.0,
             idle_timeout: 300.0,
             request_body_timeout: 10.0,
+            max_connection_age: 300.0,
+            max_connection_age_grace: 30.0,
+            http2_keepalive_interval: 30.0,
+            http2_keepalive_timeout: 20.0,
+            max_concurrent_streams: 1024,
+            tcp_keepalive: 60.0,
         }
     }
 }
@@ -227,10 +252,18 @@ impl Limits {
                 self.max_request_bytes
             );
         }
+        if self.max_concurrent_streams == 0 {
+            bail!("max_concurrent_streams must be positive");
+        }
         for (name, v) in [
             ("handshake_timeout", self.handshake_timeout),
             ("idle_timeout", self.idle_timeout),
             ("request_body_timeout", self.request_body_timeout),
+            ("max_connection_age", self.max_connection_age),
+            ("max_connection_age_grace", self.max_connection_age_grace),
+            ("http2_keepalive_interval", self.http2_keepalive_interval),
+            ("http2_keepalive_timeout", self.http2_keepalive_timeout),
+            ("tcp_keepalive", self.tcp_keepalive),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 bail!("{name} must be a number of seconds >= 0, got {v}");
@@ -274,6 +307,7 @@ impl Limits {
             max_connections: self.max_connections,
             handshake_timeout: seconds(self.handshake_timeout),
             idle_timeout: (self.idle_timeout > 0.0).then(|| seconds(self.idle_timeout)),
+            tcp_keepalive: (self.tcp_keepalive > 0.0).then(|| seconds(self.tcp_keepalive)),
         }
     }
 }
@@ -336,6 +370,12 @@ pub async fn serve_with(
     });
     let max_bytes = limits.max_request_bytes;
     let connections = limits.connection_limits();
+    let positive = |s: f64| (s > 0.0).then(|| seconds(s));
+    let age = positive(limits.max_connection_age);
+    let age_grace = seconds(limits.max_connection_age_grace);
+    let keepalive = positive(limits.http2_keepalive_interval);
+    let keepalive_timeout = seconds(limits.http2_keepalive_timeout);
+    let streams = limits.max_concurrent_streams;
     let body_timeout = seconds(limits.request_body_timeout);
     let api = api::Api::new(cell, limits, metrics.clone())?;
     let budget = api.budget();
@@ -375,9 +415,16 @@ pub async fn serve_with(
         let _ = stopping_tx.send(());
     };
 
-    let server = tonic::transport::Server::builder()
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
-        .max_concurrent_streams(Some(1024))
+    let mut builder = tonic::transport::Server::builder()
+        .http2_keepalive_interval(keepalive)
+        .http2_keepalive_timeout(Some(keepalive_timeout))
+        .max_concurrent_streams(Some(streams));
+    if let Some(age) = age {
+        builder = builder
+            .max_connection_age(age)
+            .max_connection_age_grace(age_grace);
+    }
+    let server = builder
         .layer(layer::CallGuardLayer {
             max_request_bytes: max_bytes,
             budget: budget.clone(),
