@@ -308,19 +308,52 @@ fn impossible_configurations_fail_before_listening() {
         vec!["--workers", "0"],
         vec!["--call-memory", "1000"],
         vec!["--handshake-timeout", "0"],
+        vec!["--addr", "no-such-host.invalid:1"],
+        vec!["--auth-token-file", "/nonexistent/tokens"],
     ] {
-        let out = Command::new(BIN)
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(&args)
-            .output()
-            .unwrap();
-        assert!(!out.status.success(), "{args:?} was accepted");
+        let mut all = vec!["serve"];
+        if args[0] != "--addr" {
+            all.extend(["--addr", "127.0.0.1:0"]);
+        }
+        all.extend(&args);
+        let out = Command::new(BIN).args(&all).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: exit code");
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             !stdout.contains("listening"),
             "{args:?}: said {stdout:?} before failing"
         );
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("must"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("must") || stderr.contains("resolve") || stderr.contains("token file"),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
     }
+}
+
+#[test]
+fn host_names_json_logs_and_request_ids() {
+    // `localhost` resolves; logs are JSON lines with --log-format json, no colour codes.
+    let mut child = Command::new(BIN)
+        .args(["serve", "--addr", "localhost:0", "--log-format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::{BufRead, BufReader};
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("tasnif listening on "), "{line}");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let first = stderr.lines().next().expect("a log line");
+    let parsed: serde_json::Value = serde_json::from_str(first).expect("JSON log lines");
+    assert!(parsed["fields"]["message"].as_str().is_some(), "{first}");
+    assert!(!stderr.contains('\u{1b}'), "no ANSI codes");
 }

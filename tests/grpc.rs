@@ -860,3 +860,23 @@ async fn bearer_tokens_guard_the_classifier_and_rotate() {
     let old = client.classify(with(Some("s3cret-one"))).await.unwrap_err();
     assert_eq!(old.code(), Code::Unauthenticated);
 }
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_made() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let mut req = tonic::Request::new(request(MILITARY));
+    req.metadata_mut()
+        .insert("x-request-id", "trace-42".parse().unwrap());
+    let r = client.classify(req).await.unwrap();
+    assert_eq!(r.metadata().get("x-request-id").unwrap(), "trace-42");
+    // Errors carry it too; without one the server makes one, different each call.
+    let a = client.classify(request("")).await.unwrap_err();
+    let b = client.classify(request("")).await.unwrap_err();
+    let (a, b) = (
+        a.metadata().get("x-request-id").unwrap().clone(),
+        b.metadata().get("x-request-id").unwrap().clone(),
+    );
+    assert_eq!(a.len(), 16);
+    assert_ne!(a, b);
+}

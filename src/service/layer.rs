@@ -131,7 +131,60 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+        // The caller's request id, or a new one: logged with the call, echoed back.
+        let id = req
+            .headers()
+            .get(REQUEST_ID)
+            .filter(|v| !v.is_empty() && v.len() <= 128)
+            .cloned()
+            .unwrap_or_else(new_request_id);
+        req.headers_mut().insert(REQUEST_ID, id.clone());
+        let fut = self.guard(req);
+        Box::pin(async move {
+            let mut response = fut.await?;
+            response.headers_mut().insert(REQUEST_ID, id);
+            Ok(response)
+        })
+    }
+}
+
+/// The request id header.
+const REQUEST_ID: &str = "x-request-id";
+
+/// A new request id: 16 hex digits, unique within the process, unpredictable across runs.
+fn new_request_id() -> http::HeaderValue {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let seed = *SEED.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id()) << 32
+    });
+    // SplitMix64 of seed + counter: distinct for distinct counters.
+    let mut z = seed.wrapping_add(
+        COUNTER
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    );
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    http::HeaderValue::from_str(&format!("{z:016x}")).expect("hex is a valid header")
+}
+
+impl<S> CallGuard<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Send,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    fn guard(
+        &mut self,
+        req: http::Request<Body>,
+    ) -> BoxFuture<'static, Result<http::Response<GuardedBody>, S::Error>> {
         if req.method() != http::Method::POST {
             return Box::pin(async {
                 Ok(plain_response(
@@ -160,7 +213,18 @@ where
         };
         let ledger = context.ledger.clone();
         let unary = !CLIENT_STREAMING.contains(&req.uri().path());
-        let recorder = Recorder::start(self.settings.metrics.clone(), req.uri().path(), arrival);
+        let request_id = req
+            .headers()
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let recorder = Recorder::start(
+            self.settings.metrics.clone(),
+            req.uri().path(),
+            arrival,
+            request_id,
+        );
         if let Some(auth) = &self.settings.auth {
             if let Err(status) = auth.check(
                 req.uri().path(),
@@ -246,16 +310,18 @@ struct Recorder {
     method: &'static str,
     arrival: Instant,
     code: Option<i32>,
+    request_id: String,
 }
 
 impl Recorder {
-    fn start(metrics: Arc<Metrics>, path: &str, arrival: Instant) -> Self {
+    fn start(metrics: Arc<Metrics>, path: &str, arrival: Instant, request_id: String) -> Self {
         metrics.in_flight.inc();
         Self {
             metrics,
             method: method_label(path),
             arrival,
             code: None,
+            request_id,
         }
     }
 }
@@ -266,9 +332,15 @@ impl Drop for Recorder {
         m.in_flight.dec();
         let code = code_label(self.code.unwrap_or(tonic::Code::Cancelled as i32));
         m.requests.with_label_values(&[self.method, code]).inc();
-        m.latency
-            .with_label_values(&[self.method])
-            .observe(self.arrival.elapsed().as_secs_f64());
+        let seconds = self.arrival.elapsed().as_secs_f64();
+        m.latency.with_label_values(&[self.method]).observe(seconds);
+        tracing::debug!(
+            request_id = %self.request_id,
+            method = self.method,
+            code,
+            micros = (seconds * 1e6) as u64,
+            "call"
+        );
     }
 }
 

@@ -42,12 +42,18 @@ use crate::cli::ModelArg;
 use crate::Classifier;
 use proto::topic_classifier_server::TopicClassifierServer;
 
+/// A configuration that cannot work (the binary exits 2 with its one-line message).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
 /// `tasnif serve` options. Every flag can also be set by its `TASNIF_*` variable.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Address to listen on.
+    /// Address to listen on: HOST:PORT, a host name or an address (in a container, use
+    /// 0.0.0.0:PORT to be reachable from outside it).
     #[arg(long, env = "TASNIF_ADDR", default_value = "127.0.0.1:50051")]
-    pub addr: SocketAddr,
+    pub addr: String,
     #[command(flatten)]
     pub model: ModelArg,
     #[command(flatten)]
@@ -487,22 +493,35 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .thread_name("tasnif-io")
         .build()?;
     runtime.block_on(async move {
-        // An impossible configuration fails before anything says "listening".
-        args.limits.validate()?;
+        // An impossible configuration fails before anything says "listening" (exit 2).
+        let config = |e: anyhow::Error| anyhow::Error::new(ConfigError(format!("{e:#}")));
+        args.limits.validate().map_err(config)?;
         if !(args.watch.is_finite() && args.watch >= 0.0) {
-            anyhow::bail!(
+            return Err(config(anyhow::anyhow!(
                 "--watch must be a number of seconds >= 0, got {}",
                 args.watch
-            );
+            )));
         }
         let watch = (args.watch > 0.0).then(|| seconds(args.watch));
         let auth = args
             .auth_token_file
             .clone()
             .map(auth::Auth::load)
-            .transpose()?;
+            .transpose()
+            .map_err(config)?;
+        let bind_addr: SocketAddr = tokio::net::lookup_host(args.addr.as_str())
+            .await
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(|| {
+                config(anyhow::anyhow!(
+                    "--addr {:?} is not HOST:PORT with a host that resolves \
+                     (e.g. 127.0.0.1:50051, localhost:50051, 0.0.0.0:50051)",
+                    args.addr
+                ))
+            })?;
         let classifier = Arc::new(args.model.load()?);
-        let listener = connection::bind(args.addr, args.limits.listen_backlog)
+        let listener = connection::bind(bind_addr, args.limits.listen_backlog)
             .with_context(|| format!("cannot listen on {}", args.addr))?;
         let metrics_listener = match args.metrics_addr {
             Some(addr) => Some(metrics::bind(addr).await?),
