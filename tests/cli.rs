@@ -357,3 +357,186 @@ fn host_names_json_logs_and_request_ids() {
     assert!(parsed["fields"]["message"].as_str().is_some(), "{first}");
     assert!(!stderr.contains('\u{1b}'), "no ANSI codes");
 }
+
+/// A CA, a server certificate for localhost/127.0.0.1 and a client certificate, as PEM
+/// files in `dir`: (ca, server cert, server key, client cert, client key).
+fn make_certificates(dir: &Path) -> [std::path::PathBuf; 5] {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    // Distinct names: a certificate whose subject equals its issuer reads as self-signed.
+    let named = |sans: Vec<String>, cn: &str| {
+        let mut p = CertificateParams::new(sans).unwrap();
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p
+    };
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = named(Vec::new(), "tasnif test CA");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let server = named(
+        vec!["localhost".to_string(), "127.0.0.1".to_string()],
+        "localhost",
+    )
+    .signed_by(&server_key, &issuer)
+    .unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let client = named(vec!["client".to_string()], "tasnif test client")
+        .signed_by(&client_key, &issuer)
+        .unwrap();
+    let files = [
+        ("ca.pem", ca.pem()),
+        ("server.pem", server.pem()),
+        ("server.key", server_key.serialize_pem()),
+        ("client.pem", client.pem()),
+        ("client.key", client_key.serialize_pem()),
+    ];
+    files.map(|(name, pem)| {
+        let p = dir.join(name);
+        std::fs::write(&p, pem).unwrap();
+        p
+    })
+}
+
+#[tokio::test]
+async fn mutual_tls_with_tonic_grpcurl_and_python() {
+    use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+    let dir = tempfile::tempdir().unwrap();
+    let [ca, cert, key, client_cert, client_key] = make_certificates(dir.path());
+    let s = |p: &std::path::PathBuf| p.display().to_string();
+    let (child, addr) = spawn_server(&[
+        "--tls-cert",
+        &s(&cert),
+        "--tls-key",
+        &s(&key),
+        "--tls-client-ca",
+        &s(&ca),
+    ]);
+    /// Kills the server if the test fails half-way.
+    struct Killed(Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Killed(child);
+    let port = addr.rsplit(':').next().unwrap().to_string();
+    let url = format!("https://localhost:{port}");
+    let ca_pem = std::fs::read(&ca).unwrap();
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&ca_pem))
+        .domain_name("localhost");
+    // With the client certificate: served.
+    let channel = Channel::from_shared(url.clone())
+        .unwrap()
+        .tls_config(tls.clone().identity(Identity::from_pem(
+            std::fs::read(&client_cert).unwrap(),
+            std::fs::read(&client_key).unwrap(),
+        )))
+        .unwrap()
+        .connect()
+        .await
+        .expect("mutual TLS connects");
+    let mut client =
+        tasnif::service::proto::topic_classifier_client::TopicClassifierClient::new(channel);
+    let r = client
+        .classify(tasnif::service::proto::ClassifyRequest {
+            text: "سيطر الجيش على المدينة بعد اشتباكات عنيفة".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.primary, "military");
+    // Without one: refused.
+    let refused = match Channel::from_shared(url.clone())
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+    {
+        Err(_) => true,
+        Ok(channel) => {
+            tasnif::service::proto::topic_classifier_client::TopicClassifierClient::new(channel)
+                .get_model_info(tasnif::service::proto::GetModelInfoRequest {})
+                .await
+                .is_err()
+        }
+    };
+    assert!(
+        refused,
+        "a client without a certificate is refused under mTLS"
+    );
+    // Plaintext: refused too.
+    let plain = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await;
+    if let Ok(channel) = plain {
+        assert!(
+            tasnif::service::proto::topic_classifier_client::TopicClassifierClient::new(channel)
+                .get_model_info(tasnif::service::proto::GetModelInfoRequest {})
+                .await
+                .is_err()
+        );
+    }
+    // grpcurl with -cacert and the client certificate.
+    match find_tool("grpcurl") {
+        None => skip("grpcurl"),
+        Some(grpcurl) => {
+            let out = Command::new(grpcurl)
+                .args([
+                    "-cacert",
+                    &s(&ca),
+                    "-cert",
+                    &s(&client_cert),
+                    "-key",
+                    &s(&client_key),
+                    "-d",
+                    r#"{"text": "سيطر الجيش على المدينة بعد اشتباكات عنيفة"}"#,
+                    &format!("localhost:{port}"),
+                    "tasnif.v1.TopicClassifier/Classify",
+                ])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "grpcurl: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(String::from_utf8_lossy(&out.stdout).contains("military"));
+        }
+    }
+    // Python grpcio with ssl_channel_credentials.
+    let python = std::env::var("TASNIF_PYTHON").unwrap_or_else(|_| "python3".into());
+    let available = Command::new(&python)
+        .args(["-c", "import grpc, grpc_tools"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if available {
+        let out = Command::new(&python)
+            .arg(root().join("tests/python/client.py"))
+            .args([&format!("localhost:{port}"), &seed(SEED)])
+            .env("TASNIF_TLS_CA", &ca)
+            .env("TASNIF_TLS_CERT", &client_cert)
+            .env("TASNIF_TLS_KEY", &client_key)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        skip("python3 with grpcio and grpcio-tools");
+    }
+    sigterm(&child.0);
+    assert_eq!(
+        wait_exit(&mut child.0, Duration::from_secs(15)).code(),
+        Some(0)
+    );
+}

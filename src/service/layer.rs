@@ -203,7 +203,15 @@ where
         }
         let arrival = Instant::now();
         let deadline = call_deadline(req.headers(), arrival);
-        let connection = req.extensions().get::<ConnectionInfo>().cloned();
+        let connection = req
+            .extensions()
+            .get::<ConnectionInfo>()
+            .or_else(|| {
+                req.extensions()
+                    .get::<tonic::transport::server::TlsConnectInfo<ConnectionInfo>>()
+                    .map(|tls| tls.get_ref())
+            })
+            .cloned();
         let ticket = Arc::new(Ticket::new(deadline));
         let context = CallContext {
             connection: connection.clone(),

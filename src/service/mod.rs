@@ -72,6 +72,35 @@ pub struct ServeArgs {
     /// tokens listed one per line in this file (re-read on SIGHUP and with --watch).
     #[arg(long, env = "TASNIF_AUTH_TOKEN_FILE")]
     pub auth_token_file: Option<std::path::PathBuf>,
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "TASNIF_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The TLS private key (PEM).
+    #[arg(long, env = "TASNIF_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Require client certificates signed by this CA (PEM): mutual TLS.
+    #[arg(long, env = "TASNIF_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<std::path::PathBuf>,
+}
+
+/// The TLS settings of `serve`'s flags (rustls through tonic), or `None` for plaintext.
+fn tls_config(args: &ServeArgs) -> Result<Option<tonic::transport::ServerTlsConfig>> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let read = |p: &std::path::Path, what: &str| {
+        std::fs::read(p).with_context(|| format!("cannot read the TLS {what} {}", p.display()))
+    };
+    let identity =
+        tonic::transport::Identity::from_pem(read(cert, "certificate")?, read(key, "key")?);
+    let mut tls = tonic::transport::ServerTlsConfig::new().identity(identity);
+    if let Some(ca) = &args.tls_client_ca {
+        tls = tls.client_ca_root(tonic::transport::Certificate::from_pem(read(
+            ca,
+            "client CA",
+        )?));
+    }
+    Ok(Some(tls))
 }
 
 /// What [`serve_with`] runs besides the API.
@@ -84,6 +113,8 @@ pub struct Extras {
     /// Require bearer tokens; `auth_watch`: re-read their file when it changes.
     pub auth: Option<auth::Auth>,
     pub auth_watch: Option<Duration>,
+    /// Serve TLS (and mutual TLS when it has a client CA).
+    pub tls: Option<tonic::transport::ServerTlsConfig>,
 }
 
 /// Server limits, reported by `GetModelInfo`. Defaults that depend on the machine (cores,
@@ -430,6 +461,11 @@ pub async fn serve_with(
             .max_connection_age(age)
             .max_connection_age_grace(age_grace);
     }
+    if let Some(tls) = extras.tls {
+        builder = builder
+            .tls_config(tls)
+            .context("the TLS certificate or key is not usable")?;
+    }
     let server = builder
         .layer(layer::CallGuardLayer {
             max_request_bytes: max_bytes,
@@ -509,6 +545,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             .map(auth::Auth::load)
             .transpose()
             .map_err(config)?;
+        let tls = tls_config(&args).map_err(config)?;
         let bind_addr: SocketAddr = tokio::net::lookup_host(args.addr.as_str())
             .await
             .ok()
@@ -551,6 +588,7 @@ pub fn run(args: ServeArgs) -> Result<()> {
             reload,
             auth,
             auth_watch: watch,
+            tls,
         };
         serve_with(
             classifier,

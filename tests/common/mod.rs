@@ -79,6 +79,7 @@ impl TestServer {
                 reload,
                 auth,
                 auth_watch: Some(Duration::from_millis(50)),
+                tls: None,
             },
             async {
                 let _ = stopped.await;

@@ -27,6 +27,17 @@ def generate():
     return (importlib.import_module("tasnif.v1.tasnif_pb2"), importlib.import_module("tasnif.v1.tasnif_pb2_grpc"))
 
 
+def channel_to(addr):
+    """Plaintext, or TLS when TASNIF_TLS_CA names the CA (mutual TLS when
+    TASNIF_TLS_CERT and TASNIF_TLS_KEY name a client certificate)."""
+    ca = os.environ.get("TASNIF_TLS_CA")
+    if not ca:
+        return grpc.insecure_channel(addr)
+    read = lambda name: open(os.environ[name], "rb").read() if os.environ.get(name) else None
+    creds = grpc.ssl_channel_credentials(read("TASNIF_TLS_CA"), read("TASNIF_TLS_KEY"), read("TASNIF_TLS_CERT"))
+    return grpc.secure_channel(addr, creds)
+
+
 def check(cond, what):
     if not cond:
         sys.exit(f"FAILED: {what}")
@@ -35,7 +46,7 @@ def check(cond, what):
 def main():
     addr, seed = sys.argv[1], sys.argv[2]
     pb2, pb2_grpc = generate()
-    with grpc.insecure_channel(addr) as channel:
+    with channel_to(addr) as channel:
         stub = pb2_grpc.TopicClassifierStub(channel)
         text = open(seed, encoding="utf-8").read()
         r = stub.Classify(pb2.ClassifyRequest(text=text, id="py-1", include=[pb2.INCLUDE_SEGMENTS]), timeout=30)
