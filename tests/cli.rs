@@ -16,8 +16,33 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A `tasnif serve` process, killed when dropped (a failing test leaves no server behind).
+struct Server(Child);
+
+impl std::ops::Deref for Server {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// `tasnif serve` on an ephemeral port; returns the process and its address.
-fn spawn_server(extra: &[&str]) -> (Child, String) {
+fn spawn_server(extra: &[&str]) -> (Server, String) {
     let mut child = Command::new(BIN)
         .args(["serve", "--addr", "127.0.0.1:0"])
         .args(extra)
@@ -34,7 +59,7 @@ fn spawn_server(extra: &[&str]) -> (Child, String) {
         .strip_prefix("tasnif listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
-    (child, addr)
+    (Server(child), addr)
 }
 
 fn sigterm(child: &Child) {
@@ -43,6 +68,22 @@ fn sigterm(child: &Child) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// [`wait_exit`] for async tests: the runtime keeps polling (and closing) the test's own
+/// connections while the server drains.
+async fn wait_exit_async(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            start.elapsed() < within,
+            "server did not exit within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
@@ -404,7 +445,7 @@ async fn mutual_tls_with_tonic_grpcurl_and_python() {
     let dir = tempfile::tempdir().unwrap();
     let [ca, cert, key, client_cert, client_key] = make_certificates(dir.path());
     let s = |p: &std::path::PathBuf| p.display().to_string();
-    let (child, addr) = spawn_server(&[
+    let (mut child, addr) = spawn_server(&[
         "--tls-cert",
         &s(&cert),
         "--tls-key",
@@ -412,15 +453,6 @@ async fn mutual_tls_with_tonic_grpcurl_and_python() {
         "--tls-client-ca",
         &s(&ca),
     ]);
-    /// Kills the server if the test fails half-way.
-    struct Killed(Child);
-    impl Drop for Killed {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut child = Killed(child);
     let port = addr.rsplit(':').next().unwrap().to_string();
     let url = format!("https://localhost:{port}");
     let ca_pem = std::fs::read(&ca).unwrap();
@@ -534,9 +566,82 @@ async fn mutual_tls_with_tonic_grpcurl_and_python() {
     } else {
         skip("python3 with grpcio and grpcio-tools");
     }
-    sigterm(&child.0);
+    drop(client);
+    sigterm(&child);
     assert_eq!(
-        wait_exit(&mut child.0, Duration::from_secs(15)).code(),
+        wait_exit_async(&mut child, Duration::from_secs(15))
+            .await
+            .code(),
+        Some(0)
+    );
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_model_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.json");
+    let a = tasnif::classifier::EMBEDDED_MODEL.to_vec();
+    std::fs::write(&path, &a).unwrap();
+    let mut json: serde_json::Value = serde_json::from_slice(&a).unwrap();
+    json["calibration"]["temperature"] = serde_json::json!(0.2);
+    let b = serde_json::to_vec(&json).unwrap();
+    let want = tasnif::Classifier::from_bytes(&b)
+        .unwrap()
+        .version()
+        .to_string();
+    let (mut child, addr) = spawn_server(&["--model", &path.display().to_string()]);
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client =
+        tasnif::service::proto::topic_classifier_client::TopicClassifierClient::new(channel);
+    let version = |r: tonic::Response<tasnif::service::proto::ModelInfo>| r.into_inner().version;
+    let before = version(
+        client
+            .get_model_info(tasnif::service::proto::GetModelInfoRequest {})
+            .await
+            .unwrap(),
+    );
+    assert_ne!(before, want);
+    std::fs::write(&path, &b).unwrap();
+    // No --watch: nothing changes until SIGHUP.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        version(
+            client
+                .get_model_info(tasnif::service::proto::GetModelInfoRequest {})
+                .await
+                .unwrap()
+        ),
+        before
+    );
+    let hup = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let mut now = before.clone();
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        now = version(
+            client
+                .get_model_info(tasnif::service::proto::GetModelInfoRequest {})
+                .await
+                .unwrap(),
+        );
+        if now == want {
+            break;
+        }
+    }
+    assert_eq!(now, want, "SIGHUP swapped in the new file");
+    drop(client);
+    sigterm(&child);
+    assert_eq!(
+        wait_exit_async(&mut child, Duration::from_secs(15))
+            .await
+            .code(),
         Some(0)
     );
 }
