@@ -194,6 +194,20 @@ async fn cancel(addr: &str, calls: usize) {
 
 async fn greedy(addr: &str, calls: usize, duration: Duration) {
     let body = frame(&request(&seed_text(500_000), false).encode_to_vec());
+    hammer(addr, "Classify", body, calls, duration).await
+}
+
+async fn greedy_batch(addr: &str, batches: usize, duration: Duration) {
+    let items: Vec<_> = (0..256)
+        .map(|_| request(&seed_text(8_000), false))
+        .collect();
+    let body = frame(&proto::ClassifyBatchRequest { items }.encode_to_vec());
+    hammer(addr, "ClassifyBatch", body, batches, duration).await
+}
+
+/// `calls` concurrent calls of `method` on one connection, each sent again as soon as its
+/// answer has been read, for `duration`.
+async fn hammer(addr: &str, method: &'static str, body: Bytes, calls: usize, duration: Duration) {
     let client = h2_connect(addr, 1 << 20).await;
     let end = Instant::now() + duration;
     let mut tasks = Vec::new();
@@ -206,44 +220,7 @@ async fn greedy(addr: &str, calls: usize, duration: Duration) {
                 let Ok(mut c) = client.clone().ready().await else {
                     break;
                 };
-                let Ok((response, mut send)) = c.send_request(post(&addr, "Classify"), false)
-                else {
-                    break;
-                };
-                let _ = send.send_data(body.clone(), true);
-                if let Ok(r) = response.await {
-                    let mut b = r.into_body();
-                    while let Some(Ok(d)) = b.data().await {
-                        let _ = b.flow_control().release_capacity(d.len());
-                    }
-                }
-            }
-        }));
-    }
-    for t in tasks {
-        let _ = t.await;
-    }
-}
-
-async fn greedy_batch(addr: &str, batches: usize, duration: Duration) {
-    let items: Vec<_> = (0..256)
-        .map(|_| request(&seed_text(8_000), false))
-        .collect();
-    let body = frame(&proto::ClassifyBatchRequest { items }.encode_to_vec());
-    let client = h2_connect(addr, 1 << 20).await;
-    let end = Instant::now() + duration;
-    let mut tasks = Vec::new();
-    for _ in 0..batches {
-        let client = client.clone();
-        let body = body.clone();
-        let addr = addr.to_string();
-        tasks.push(tokio::spawn(async move {
-            while Instant::now() < end {
-                let Ok(mut c) = client.clone().ready().await else {
-                    break;
-                };
-                let Ok((response, mut send)) = c.send_request(post(&addr, "ClassifyBatch"), false)
-                else {
+                let Ok((response, mut send)) = c.send_request(post(&addr, method), false) else {
                     break;
                 };
                 let _ = send.send_data(body.clone(), true);

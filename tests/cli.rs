@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -51,14 +51,7 @@ fn spawn_server(extra: &[&str]) -> (Server, String) {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("tasnif listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
+    let addr = common::listening_addr(&mut child);
     (Server(child), addr)
 }
 
@@ -75,13 +68,9 @@ fn sigterm(child: &Child) {
 async fn wait_exit_async(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     let start = Instant::now();
     loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = exited(child, start, within) {
             return status;
         }
-        assert!(
-            start.elapsed() < within,
-            "server did not exit within {within:?}"
-        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -89,15 +78,21 @@ async fn wait_exit_async(child: &mut Child, within: Duration) -> std::process::E
 fn wait_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     let start = Instant::now();
     loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = exited(child, start, within) {
             return status;
         }
-        assert!(
-            start.elapsed() < within,
-            "server did not exit within {within:?}"
-        );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The exit status once `child` has exited; fails the test after `within` from `start`.
+fn exited(child: &mut Child, start: Instant, within: Duration) -> Option<std::process::ExitStatus> {
+    let status = child.try_wait().unwrap();
+    assert!(
+        status.is_some() || start.elapsed() < within,
+        "server did not exit within {within:?}"
+    );
+    status
 }
 
 fn seed(name: &str) -> String {
@@ -382,12 +377,7 @@ fn host_names_json_logs_and_request_ids() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    use std::io::{BufRead, BufReader};
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("tasnif listening on "), "{line}");
+    common::listening_addr(&mut child);
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

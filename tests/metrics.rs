@@ -6,37 +6,8 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::TestServer;
+use common::{http_get, TestServer};
 use tasnif::service::{proto, Limits};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// GET `url` (plain HTTP/1.1), returning status and body.
-async fn http_get(url: &str) -> (u16, String) {
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_at(rest.find('/').unwrap());
-    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
-    // Read until the server closes (a reset after the full answer is still an answer).
-    let mut bytes = Vec::new();
-    let mut buf = [0u8; 8192];
-    while let Ok(n) = s.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
-        bytes.extend_from_slice(&buf[..n]);
-    }
-    let out = String::from_utf8(bytes).unwrap();
-    let status = out[9..12].parse().unwrap();
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
 
 /// Every sample as "name{k=v,...}" → value (labels sorted), histogram buckets included.
 async fn scrape(url: &str) -> HashMap<String, f64> {

@@ -148,7 +148,7 @@ async fn twenty_reloads_under_load_lose_nothing() {
         .into_inner()
         .version;
     assert_eq!(before, after);
-    let metrics = reqwest_metrics(server.metrics_url.as_deref().unwrap()).await;
+    let (_, metrics) = common::http_get(server.metrics_url.as_deref().unwrap()).await;
     assert!(
         metrics.contains("tasnif_model_reloads_total 20"),
         "{metrics}"
@@ -157,26 +157,4 @@ async fn twenty_reloads_under_load_lose_nothing() {
         metrics.contains("tasnif_model_reload_failures_total 1"),
         "{metrics}"
     );
-}
-
-/// The metrics page, fetched with plain HTTP/1.1.
-async fn reqwest_metrics(url: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_at(rest.find('/').unwrap());
-    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
-    let mut bytes = Vec::new();
-    let mut buf = [0u8; 8192];
-    while let Ok(n) = s.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
-        bytes.extend_from_slice(&buf[..n]);
-    }
-    String::from_utf8(bytes).unwrap()
 }

@@ -294,12 +294,7 @@ async fn unread_answers_fill_only_their_connections_share() {
     let mut refused = None;
     for _ in 0..8 {
         let mut c = client.clone().ready().await.unwrap();
-        let request =
-            http::Request::post(format!("{}/tasnif.v1.TopicClassifier/Classify", server.url))
-                .header("content-type", "application/grpc")
-                .header("te", "trailers")
-                .body(())
-                .unwrap();
+        let request = raw::request(&server.url, "Classify");
         let (response, mut send) = c.send_request(request, false).unwrap();
         send.send_data(raw::frame(&body), true).unwrap();
         let response = tokio::time::timeout(Duration::from_secs(60), response)
@@ -353,12 +348,7 @@ async fn half_sent_requests_are_bounded_and_timed_out() {
     let started = Instant::now();
     for _ in 0..8 {
         let mut c = client.clone().ready().await.unwrap();
-        let request =
-            http::Request::post(format!("{}/tasnif.v1.TopicClassifier/Classify", server.url))
-                .header("content-type", "application/grpc")
-                .header("te", "trailers")
-                .body(())
-                .unwrap();
+        let request = raw::request(&server.url, "Classify");
         let (response, mut send) = c.send_request(request, false).unwrap();
         send.reserve_capacity(3 << 20);
         send.send_data(prefix.clone().into(), false).unwrap();
@@ -454,14 +444,7 @@ async fn idle_connections_are_closed() {
     let (client, connection) = h2::client::handshake(tcp).await.unwrap();
     let conn = tokio::spawn(connection);
     let mut c = client.ready().await.unwrap();
-    let request = http::Request::post(format!(
-        "{}/tasnif.v1.TopicClassifier/GetModelInfo",
-        server.url
-    ))
-    .header("content-type", "application/grpc")
-    .header("te", "trailers")
-    .body(())
-    .unwrap();
+    let request = raw::request(&server.url, "GetModelInfo");
     let (response, mut send) = c.send_request(request, false).unwrap();
     send.send_data(raw::frame(&[]), true).unwrap();
     let response = response.await.unwrap();
@@ -707,15 +690,7 @@ impl ServeProcess {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("tasnif listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_string();
+        let addr = common::listening_addr(&mut child);
         let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         let sink = stderr.clone();
         let err = child.stderr.take().unwrap();
@@ -968,7 +943,15 @@ async fn old_connections_go_away_without_failed_calls() {
         .expect("the server closes an old connection")
         .ok();
     assert!(started.elapsed() >= Duration::from_millis(250));
-    // A client calling throughout several ages loses nothing.
+    // A client calling throughout several ages loses nothing. (Here the grace is far
+    // longer than any call, so only a lost reconnect could fail one, not a call cut off
+    // after the grace on a loaded machine.)
+    let server = TestServer::with_limits(Limits {
+        max_connection_age: 0.3,
+        max_connection_age_grace: 5.0,
+        ..Limits::default()
+    })
+    .await;
     let mut client = server.client().await;
     let until = Instant::now() + Duration::from_millis(1500);
     let mut calls = 0;

@@ -195,10 +195,16 @@ impl Api {
                 })
             })
             .map_err(|busy| self.shared.busy(&busy))?;
-        rx.await.map_err(|_| match meter.ticket.check() {
-            Err(stop) => stop_status(stop),
-            Ok(()) => Status::internal("classification failed unexpectedly; the error was logged"),
-        })
+        rx.await.map_err(|_| unrun(&meter.ticket))
+    }
+}
+
+/// The status of a job whose answer never came: dropped unrun because its call was
+/// cancelled or expired, or (the ticket still valid) it panicked.
+fn unrun(ticket: &Ticket) -> Status {
+    match ticket.check() {
+        Err(stop) => stop_status(stop),
+        Ok(()) => Status::internal("classification failed unexpectedly; the error was logged"),
     }
 }
 
@@ -574,12 +580,7 @@ impl Api {
             .map_err(|busy| self.shared.busy(&busy))?;
         let mut results = Vec::with_capacity(receivers.len());
         for rx in receivers {
-            results.push(rx.await.map_err(|_| match meter.ticket.check() {
-                Err(stop) => stop_status(stop),
-                Ok(()) => {
-                    Status::internal("classification failed unexpectedly; the error was logged")
-                }
-            })?);
+            results.push(rx.await.map_err(|_| unrun(&meter.ticket))?);
         }
         Ok(results)
     }

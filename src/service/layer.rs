@@ -31,7 +31,7 @@ use tower::{Layer, Service};
 
 use super::budget::{Charge, ConnectionBudget, Ledger, MemoryBudget};
 use super::connection::{ConnectionInfo, OpenCall};
-use super::metrics::{code_label, method_label, Metrics};
+use super::metrics::Metrics;
 use super::scheduler::{CancelOnDrop, Ticket};
 use super::status::{deadline_status, decode_status};
 
@@ -131,7 +131,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
         // The caller's request id, or a new one: logged with the call, echoed back.
         let id = req
             .headers()
@@ -139,8 +139,7 @@ where
             .filter(|v| !v.is_empty() && v.len() <= 128)
             .cloned()
             .unwrap_or_else(new_request_id);
-        req.headers_mut().insert(REQUEST_ID, id.clone());
-        let fut = self.guard(req);
+        let fut = self.guard(req, id.clone());
         Box::pin(async move {
             let mut response = fut.await?;
             response.headers_mut().insert(REQUEST_ID, id);
@@ -184,6 +183,7 @@ where
     fn guard(
         &mut self,
         req: http::Request<Body>,
+        request_id: http::HeaderValue,
     ) -> BoxFuture<'static, Result<http::Response<GuardedBody>, S::Error>> {
         if req.method() != http::Method::POST {
             return Box::pin(async {
@@ -221,15 +221,9 @@ where
         };
         let ledger = context.ledger.clone();
         let unary = !CLIENT_STREAMING.contains(&req.uri().path());
-        let request_id = req
-            .headers()
-            .get(REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
         let recorder = Recorder::start(
             self.settings.metrics.clone(),
-            req.uri().path(),
+            req.uri(),
             arrival,
             request_id,
         );
@@ -249,24 +243,18 @@ where
         }
         let (mut parts, body) = req.into_parts();
         parts.extensions.insert(context);
-        let metered = MeteredBody {
-            inner: body,
-            budget: self.settings.budget.clone(),
-            connection: connection
+        let budget = &self.settings.budget;
+        let metered = MeteredBody::new(
+            body,
+            budget.clone(),
+            connection
                 .as_ref()
-                .map_or_else(|| self.settings.budget.connection(), |c| c.budget.clone()),
-            held: None,
-            max_message_bytes: self.settings.max_request_bytes,
-            header: [0; 5],
-            header_len: 0,
-            remaining: 0,
-            messages: 0,
+                .map_or_else(|| budget.connection(), |c| c.budget.clone()),
+            self.settings.max_request_bytes,
             unary,
-            timeout: self.settings.request_body_timeout,
-            stall: None,
-            done: false,
-            metrics: Some(self.settings.metrics.clone()),
-        };
+            self.settings.request_body_timeout,
+        )
+        .counting_refusals(self.settings.metrics.clone());
         let req = http::Request::from_parts(parts, Body::new(metered));
         let open = connection.as_ref().map(ConnectionInfo::open_call);
         let cancel = CancelOnDrop(ticket);
@@ -315,18 +303,26 @@ fn grpc_status(headers: &http::HeaderMap) -> Option<i32> {
 /// Counts a call in the metrics when its answer is done (or abandoned: CANCELLED).
 struct Recorder {
     metrics: Arc<Metrics>,
-    method: &'static str,
+    path: http::uri::PathAndQuery,
     arrival: Instant,
     code: Option<i32>,
-    request_id: String,
+    request_id: http::HeaderValue,
 }
 
 impl Recorder {
-    fn start(metrics: Arc<Metrics>, path: &str, arrival: Instant, request_id: String) -> Self {
+    fn start(
+        metrics: Arc<Metrics>,
+        uri: &http::Uri,
+        arrival: Instant,
+        request_id: http::HeaderValue,
+    ) -> Self {
         metrics.in_flight.inc();
         Self {
             metrics,
-            method: method_label(path),
+            path: uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
             arrival,
             code: None,
             request_id,
@@ -338,13 +334,12 @@ impl Drop for Recorder {
     fn drop(&mut self) {
         let m = &self.metrics;
         m.in_flight.dec();
-        let code = code_label(self.code.unwrap_or(tonic::Code::Cancelled as i32));
-        m.requests.with_label_values(&[self.method, code]).inc();
+        let code = self.code.unwrap_or(tonic::Code::Cancelled as i32);
         let seconds = self.arrival.elapsed().as_secs_f64();
-        m.latency.with_label_values(&[self.method]).observe(seconds);
+        m.method(self.path.path()).finished(code, seconds);
         tracing::debug!(
-            request_id = %self.request_id,
-            method = self.method,
+            request_id = ?self.request_id,
+            path = self.path.path(),
             code,
             micros = (seconds * 1e6) as u64,
             "call"
@@ -418,6 +413,38 @@ struct MeteredBody {
 }
 
 impl MeteredBody {
+    fn new(
+        inner: Body,
+        budget: MemoryBudget,
+        connection: ConnectionBudget,
+        max_message_bytes: usize,
+        unary: bool,
+        timeout: Duration,
+    ) -> Self {
+        Self {
+            inner,
+            budget,
+            connection,
+            held: None,
+            max_message_bytes,
+            header: [0; 5],
+            header_len: 0,
+            remaining: 0,
+            messages: 0,
+            unary,
+            timeout,
+            stall: None,
+            done: false,
+            metrics: None,
+        }
+    }
+
+    /// Counts refusals in `tasnif_refused_total`.
+    fn counting_refusals(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// Walks the gRPC framing of `data`: a message is charged its declared length when
     /// its prefix arrives — tonic reserves a buffer that long at once, whatever has
     /// arrived — and released once it is whole (tonic decodes it, the handler charges it).
@@ -674,22 +701,14 @@ mod tests {
     }
 
     fn metered(unary: bool, budget: &MemoryBudget) -> MeteredBody {
-        MeteredBody {
-            inner: Body::empty(),
-            budget: budget.clone(),
-            connection: budget.connection(),
-            held: None,
-            max_message_bytes: 4 << 20,
-            header: [0; 5],
-            header_len: 0,
-            remaining: 0,
-            messages: 0,
+        MeteredBody::new(
+            Body::empty(),
+            budget.clone(),
+            budget.connection(),
+            4 << 20,
             unary,
-            timeout: Duration::from_secs(1),
-            stall: None,
-            done: false,
-            metrics: None,
-        }
+            Duration::from_secs(1),
+        )
     }
 
     fn frame(len: u32) -> Vec<u8> {

@@ -8,14 +8,14 @@
 //! methods (anything else is `other`).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Result;
 use http_body_util::Full;
 use hyper::body::Bytes;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use tokio::net::TcpListener;
 use tracing::{debug, info};
@@ -28,7 +28,7 @@ const LATENCY_BUCKETS: &[f64] = &[
     5.0, 10.0,
 ];
 
-/// The methods counted by name; any other path is `other`.
+/// The methods counted by name; any other path is `other` (labels stay bounded).
 const METHODS: &[&str] = &[
     "tasnif.v1.TopicClassifier/Classify",
     "tasnif.v1.TopicClassifier/ClassifyBatch",
@@ -40,16 +40,6 @@ const METHODS: &[&str] = &[
     "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
     "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
 ];
-
-/// The method label for a request path.
-pub fn method_label(path: &str) -> &'static str {
-    let path = path.strip_prefix('/').unwrap_or(path);
-    METHODS
-        .iter()
-        .copied()
-        .find(|m| *m == path)
-        .unwrap_or("other")
-}
 
 /// gRPC status code names, as the `code` label.
 pub fn code_label(code: i32) -> &'static str {
@@ -79,12 +69,44 @@ pub fn code_label(code: i32) -> &'static str {
         .unwrap_or("UNKNOWN")
 }
 
+/// Number of gRPC status codes (0–16); any other code is counted as UNKNOWN.
+const CODES: usize = 17;
+
+/// One method's per-call series, resolved once: a finished call costs no label hashing.
+/// Counters per status code are created on first use, so codes never seen never appear.
+#[derive(Debug)]
+pub struct MethodSeries {
+    method: &'static str,
+    requests: IntCounterVec,
+    latency: Histogram,
+    by_code: [OnceLock<IntCounter>; CODES],
+}
+
+impl MethodSeries {
+    /// Counts one finished call with its status code and duration.
+    pub fn finished(&self, code: i32, seconds: f64) {
+        let slot = usize::try_from(code)
+            .ok()
+            .filter(|&c| c < CODES)
+            .unwrap_or(2);
+        self.by_code[slot]
+            .get_or_init(|| {
+                self.requests
+                    .with_label_values(&[self.method, code_label(slot as i32)])
+            })
+            .inc();
+        self.latency.observe(seconds);
+    }
+}
+
 /// Every metric the server keeps.
 #[derive(Debug, Clone)]
 pub struct Metrics {
     registry: Registry,
     pub requests: IntCounterVec,
     pub latency: HistogramVec,
+    /// Per method (in [`METHODS`] order, then `other`), resolved once.
+    calls: Arc<Vec<MethodSeries>>,
     pub in_flight: IntGauge,
     pub refused: IntCounterVec,
     pub articles: IntCounter,
@@ -181,10 +203,22 @@ impl Metrics {
             .register(Box::new(build.clone()))
             .expect("unique metric");
         build.with_label_values(&[env!("CARGO_PKG_VERSION")]).set(1);
+        let calls = METHODS
+            .iter()
+            .copied()
+            .chain(["other"])
+            .map(|method| MethodSeries {
+                method,
+                requests: requests.clone(),
+                latency: latency.with_label_values(&[method]),
+                by_code: std::array::from_fn(|_| OnceLock::new()),
+            })
+            .collect();
         let metrics = Self {
             registry,
             requests,
             latency,
+            calls: Arc::new(calls),
             in_flight,
             refused,
             articles,
@@ -198,6 +232,16 @@ impl Metrics {
         };
         metrics.set_model(classifier);
         metrics
+    }
+
+    /// The per-call series of the method at `path` (`other` for unknown paths).
+    pub fn method(&self, path: &str) -> &MethodSeries {
+        let path = path.strip_prefix('/').unwrap_or(path);
+        let i = METHODS
+            .iter()
+            .position(|m| *m == path)
+            .unwrap_or(METHODS.len());
+        &self.calls[i]
     }
 
     /// Points `tasnif_model_info` at `classifier`.
@@ -283,13 +327,23 @@ mod tests {
 
     #[test]
     fn labels_are_bounded() {
-        assert_eq!(
-            method_label("/tasnif.v1.TopicClassifier/Classify"),
-            "tasnif.v1.TopicClassifier/Classify"
-        );
-        assert_eq!(method_label("/x.Y/Z"), "other");
+        let m = Metrics::new(&Classifier::embedded().unwrap());
+        let classify = m.method("/tasnif.v1.TopicClassifier/Classify");
+        assert_eq!(classify.method, "tasnif.v1.TopicClassifier/Classify");
+        assert_eq!(m.method("/x.Y/Z").method, "other");
         assert_eq!(code_label(0), "OK");
         assert_eq!(code_label(8), "RESOURCE_EXHAUSTED");
-        assert_eq!(code_label(99), "UNKNOWN");
+        classify.finished(0, 0.001);
+        classify.finished(99, 0.001);
+        let text = m.render();
+        assert!(
+            text.contains(r#"code="OK",method="tasnif.v1.TopicClassifier/Classify"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"code="UNKNOWN""#), "{text}");
+        assert!(
+            !text.contains(r#"code="INTERNAL""#),
+            "codes never seen do not appear"
+        );
     }
 }

@@ -134,9 +134,52 @@ pub fn seed_articles() -> Vec<(String, String)> {
         .collect()
 }
 
+/// Reads a `tasnif serve` process's first stdout line and returns the address it says it
+/// listens on (the machine-readable line for port 0).
+pub fn listening_addr(child: &mut std::process::Child) -> String {
+    use std::io::{BufRead, BufReader};
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout is piped"))
+        .read_line(&mut line)
+        .unwrap();
+    line.trim()
+        .strip_prefix("tasnif listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string()
+}
+
 /// True when tests that need external tools must not be skipped (set by `.ci/run`).
 pub fn tools_required() -> bool {
     std::env::var_os("TASNIF_REQUIRE_TOOLS").is_some_and(|v| v == "1")
+}
+
+/// GET `url` (plain HTTP/1.1), returning status and body.
+pub async fn http_get(url: &str) -> (u16, String) {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
+    // Read until the server closes (a reset after the full answer is still an answer).
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = s.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        bytes.extend_from_slice(&buf[..n]);
+    }
+    let out = String::from_utf8(bytes).unwrap();
+    let status = out[9..12].parse().unwrap();
+    let body = out
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
 }
 
 /// A gRPC call made with bare HTTP/2 (the `h2` crate), to send what generated clients
@@ -154,6 +197,15 @@ pub mod raw {
         pub grpc_status: Option<i32>,
         pub grpc_message: String,
         pub body_bytes: usize,
+    }
+
+    /// The head of a gRPC call to `tasnif.v1.TopicClassifier/METHOD` on `url`.
+    pub fn request(url: &str, method: &str) -> http::Request<()> {
+        http::Request::post(format!("{url}/tasnif.v1.TopicClassifier/{method}"))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .unwrap()
     }
 
     /// One message with its 5-byte gRPC prefix.
