@@ -163,7 +163,10 @@ struct State {
 
 struct Inner {
     state: Mutex<State>,
+    /// Wakes regular workers (one per job queued) and the express worker (for cheap
+    /// jobs): no thundering herd of every worker on every call.
     work_ready: Condvar,
+    express_ready: Condvar,
     server: Caps,
     connection: Caps,
 }
@@ -180,6 +183,7 @@ impl Scheduler {
         let inner = Arc::new(Inner {
             state: Mutex::new(State::default()),
             work_ready: Condvar::new(),
+            express_ready: Condvar::new(),
             server,
             connection,
         });
@@ -259,6 +263,7 @@ impl Scheduler {
         let entry = st.per_connection.entry(connection).or_default();
         entry.0 += total;
         entry.1 += items;
+        let cheap = jobs.iter().any(|j| j.0 <= EXPRESS_CHARS);
         let queue = st.queues.entry(connection).or_default();
         let was_empty = queue.is_empty();
         queue.extend(
@@ -269,7 +274,14 @@ impl Scheduler {
             st.turns.push_back(connection);
         }
         drop(st);
-        self.inner.work_ready.notify_all();
+        if items == 1 {
+            self.inner.work_ready.notify_one();
+        } else {
+            self.inner.work_ready.notify_all();
+        }
+        if cheap {
+            self.inner.express_ready.notify_one();
+        }
         Ok(())
     }
 
@@ -283,6 +295,7 @@ impl Drop for Scheduler {
     fn drop(&mut self) {
         self.inner.lock().closed = true;
         self.inner.work_ready.notify_all();
+        self.inner.express_ready.notify_all();
     }
 }
 
@@ -303,7 +316,12 @@ impl Inner {
                     if st.closed {
                         return;
                     }
-                    st = self.work_ready.wait(st).unwrap_or_else(|e| e.into_inner());
+                    let ready = if express {
+                        &self.express_ready
+                    } else {
+                        &self.work_ready
+                    };
+                    st = ready.wait(st).unwrap_or_else(|e| e.into_inner());
                 }
             };
             let cost = job.cost;
