@@ -5,8 +5,10 @@
 //! connection cannot fill the queue. Queued work waits in one queue per connection, and workers take
 //! jobs from the connections in turn (round robin), so a small call from one client is
 //! never queued behind another client's hundred heavy ones. One extra *express* worker
-//! takes only cheap jobs (at most [`EXPRESS_CHARS`] characters): a short call still
-//! starts at once while every regular worker is busy with a long article.
+//! takes only cheap jobs (at most [`EXPRESS_CHARS`] characters), and only while a regular
+//! worker is busy with a heavy one: a short call still starts at once while every regular
+//! worker is on a long article, and under ordinary load the machine's cores are not
+//! oversubscribed.
 //!
 //! A job whose call was cancelled or whose deadline passed leaves the queue without
 //! running ([`Ticket`]); a running one stops at its next segment boundary (the classifier
@@ -158,6 +160,14 @@ struct State {
     queued: usize,
     items: usize,
     per_connection: FxHashMap<u64, (usize, usize)>,
+    /// Workers waiting on `work_ready` / whether the express worker waits on
+    /// `express_ready`: a condvar is only signalled when someone sleeps on it (a signal is
+    /// a system call even with no waiter, and under load every worker is busy).
+    sleeping: usize,
+    express_sleeping: bool,
+    /// Regular workers running a job of more than [`EXPRESS_CHARS`] characters: the
+    /// express worker works only while this is positive.
+    heavy_running: usize,
     closed: bool,
 }
 
@@ -273,13 +283,13 @@ impl Scheduler {
         if was_empty {
             st.turns.push_back(connection);
         }
+        let wake = st.sleeping.min(items);
+        let wake_express = cheap && st.express_sleeping && st.heavy_running > 0;
         drop(st);
-        if items == 1 {
+        for _ in 0..wake {
             self.inner.work_ready.notify_one();
-        } else {
-            self.inner.work_ready.notify_all();
         }
-        if cheap {
+        if wake_express {
             self.inner.express_ready.notify_one();
         }
         Ok(())
@@ -307,22 +317,36 @@ impl Inner {
 
     fn work(&self, express: bool) {
         loop {
-            let (connection, job) = {
+            let (connection, job, heavy) = {
                 let mut st = self.lock();
-                loop {
+                let (connection, job) = loop {
                     if let Some(next) = st.next(express) {
                         break next;
                     }
                     if st.closed {
                         return;
                     }
-                    let ready = if express {
-                        &self.express_ready
+                    if express {
+                        st.express_sleeping = true;
+                        st = self
+                            .express_ready
+                            .wait(st)
+                            .unwrap_or_else(|e| e.into_inner());
+                        st.express_sleeping = false;
                     } else {
-                        &self.work_ready
-                    };
-                    st = ready.wait(st).unwrap_or_else(|e| e.into_inner());
+                        st.sleeping += 1;
+                        st = self.work_ready.wait(st).unwrap_or_else(|e| e.into_inner());
+                        st.sleeping -= 1;
+                    }
+                };
+                let heavy = !express && job.cost > EXPRESS_CHARS;
+                if heavy {
+                    st.heavy_running += 1;
+                    if st.express_sleeping {
+                        self.express_ready.notify_one();
+                    }
                 }
+                (connection, job, heavy)
             };
             let cost = job.cost;
             // A job whose caller left or ran out of time is dropped unrun; dropping its
@@ -339,6 +363,9 @@ impl Inner {
             let mut st = self.lock();
             st.queued -= cost;
             st.items -= 1;
+            if heavy {
+                st.heavy_running -= 1;
+            }
             if let Some(n) = st.per_connection.get_mut(&connection) {
                 n.0 -= cost;
                 n.1 -= 1;
@@ -358,6 +385,9 @@ impl State {
     /// The next job in turn order: the first connection's oldest job (for the express
     /// worker, the first connection whose oldest job is cheap).
     fn next(&mut self, express: bool) -> Option<(u64, Job)> {
+        if express && self.heavy_running == 0 {
+            return None;
+        }
         let position = self.turns.iter().position(|c| {
             self.queues
                 .get(c)
