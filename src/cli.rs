@@ -1,7 +1,7 @@
 //! The `tasnif` command line: one source of configuration (flags, each also settable by
 //! a `TASNIF_*` environment variable) and one function per subcommand.
 
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::batch::{classify_jsonl, ArticleJson, JsonlReader};
+use crate::batch::{classify_jsonl, JsonlReader, Summary};
 use crate::classifier::{Classifier, Options};
 use std::sync::Arc;
 
@@ -17,8 +17,11 @@ use crate::data::{read_articles, read_segments, LabelledText};
 use crate::embedding::train::{Trainer, TrainerConfig};
 use crate::embedding::WordVectors;
 use crate::eval::{set_f1, Metrics};
+use crate::input::{open_input, read_input};
 use crate::model::{self, train, Algorithm, TrainConfig};
+use crate::protocol::{self, convert};
 use crate::service::ServeArgs;
+use crate::source::ModelArg;
 use crate::text::FeatureConfig;
 
 #[derive(Debug, Parser)]
@@ -53,7 +56,9 @@ pub enum Command {
     Train(TrainArgs),
     /// Score the model on labelled data, or cross-validate on the training data.
     Eval(EvalArgs),
-    /// Classify whole articles; one JSON line per article.
+    /// Classify whole articles: one line of JSON (the gRPC `ClassifyResponse`) per
+    /// article; failures on stderr. Exits 0 when every input was classified, 1 when
+    /// any failed, 2 on a usage error.
     Classify(ClassifyArgs),
     /// Print the sparse TF-IDF vector of a text (term, index, weight).
     Vectorize(VectorizeArgs),
@@ -61,32 +66,6 @@ pub enum Command {
     Tune(TuneArgs),
     /// Learn word vectors from an unlabelled corpus and write the vectors file.
     Vectors(VectorsArgs),
-}
-
-/// Selects the model: the embedded one unless a path is given.
-#[derive(Debug, Args, Clone)]
-pub struct ModelArg {
-    /// Model file to load instead of the one embedded in the binary.
-    #[arg(long, env = "TASNIF_MODEL")]
-    pub model: Option<PathBuf>,
-    /// Word vectors for a --model trained with other vectors than the embedded ones.
-    #[arg(long, env = "TASNIF_VECTORS", requires = "model")]
-    pub vectors: Option<PathBuf>,
-}
-
-impl ModelArg {
-    pub fn load(&self) -> Result<Classifier> {
-        let vectors = self
-            .vectors
-            .as_deref()
-            .map(WordVectors::load)
-            .transpose()?
-            .map(Arc::new);
-        Ok(match &self.model {
-            Some(path) => Classifier::load_with(path, vectors)?,
-            None => Classifier::embedded()?,
-        })
-    }
 }
 
 /// What a model is trained from, besides its settings.
@@ -159,9 +138,15 @@ pub struct ClassifyArgs {
     /// line per input line, in order, classifying on all cores.
     #[arg(long, conflicts_with = "files")]
     pub jsonl: Option<PathBuf>,
-    /// Call a running server (e.g. http://127.0.0.1:50051) instead of classifying in-process.
-    #[arg(long, env = "TASNIF_SERVER")]
+    /// Call a running server (`host:port`, or a URL such as http://127.0.0.1:50051)
+    /// instead of classifying in this process. Files go through `Classify`, --jsonl
+    /// through one `ClassifyStream`.
+    #[arg(long)]
     pub server: Option<String>,
+    /// Classify the first characters of a text over the length limit (the server's
+    /// `max_article_chars`, or 1 000 000 in process) instead of failing it.
+    #[arg(long)]
+    pub truncate: bool,
     /// Include per-segment results.
     #[arg(long)]
     pub segments: bool,
@@ -220,6 +205,16 @@ pub struct VectorsArgs {
     pub fasttext: PathBuf,
 }
 
+/// A command line that cannot work as given; exits 2, like a flag clap refuses.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Some inputs of `classify` failed (each reported on stderr as it happened); exits 1.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InputsFailed(pub String);
+
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => crate::service::run(args),
@@ -230,26 +225,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Tune(args) => tune_cmd(&args),
         Command::Vectors(args) => vectors_cmd(&args),
     }
-}
-
-/// A file to read, or standard input for `-`.
-fn open_input(path: &Path) -> Result<Box<dyn Read + Send>> {
-    Ok(if path == Path::new("-") {
-        Box::new(std::io::stdin())
-    } else {
-        Box::new(
-            std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?,
-        )
-    })
-}
-
-/// The whole of a file, or of standard input for `-`, as text.
-pub fn read_input(path: &Path) -> Result<String> {
-    let mut text = String::new();
-    open_input(path)?
-        .read_to_string(&mut text)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(text)
 }
 
 /// The `other` examples `config` asks for, from the corpus (none if it asks for none).
@@ -523,47 +498,87 @@ fn print_metrics(metrics: &Metrics, json: bool, what: &str) -> Result<()> {
 }
 
 fn classify_cmd(args: &ClassifyArgs) -> Result<()> {
-    if let Some(server) = &args.server {
-        return crate::service::client::classify_files(
-            server,
-            &args.files,
-            args.segments,
-            args.explain,
-        );
+    if args.files.is_empty() && args.jsonl.is_none() {
+        return Err(UsageError(
+            "give files to classify (`-` for standard input), or --jsonl FILE".into(),
+        )
+        .into());
     }
+    let summary = match &args.server {
+        Some(server) => {
+            let ask = crate::client::Ask {
+                segments: args.segments,
+                explain: args.explain,
+                truncate: args.truncate,
+            };
+            match &args.jsonl {
+                Some(path) => crate::client::classify_jsonl(server, path, ask)?,
+                None => crate::client::classify_files(server, &args.files, ask)?,
+            }
+        }
+        None => classify_in_process(args)?,
+    };
+    if summary.failed > 0 {
+        return Err(InputsFailed(summary.report()).into());
+    }
+    eprintln!("{}", summary.report());
+    Ok(())
+}
+
+/// `classify` without `--server`: the model runs here.
+fn classify_in_process(args: &ClassifyArgs) -> Result<Summary> {
     let options = Options {
         explain_top_n: args.explain,
+        truncate: args.truncate,
         ..Options::default()
     };
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
     if let Some(path) = &args.jsonl {
         let reader = JsonlReader::spawn(open_input(path)?);
         // The reader runs ahead while the model loads.
         let classifier = args.model.load()?;
-        let stdout = std::io::stdout();
-        let mut out = BufWriter::new(stdout.lock());
-        classify_jsonl(&classifier, reader, &mut out, &options, args.segments)?;
-        return Ok(out.flush()?);
+        let summary = classify_jsonl(
+            &classifier,
+            reader,
+            &mut out,
+            &mut std::io::stderr().lock(),
+            &options,
+            args.segments,
+        )?;
+        out.flush()?;
+        return Ok(summary);
     }
     let classifier = args.model.load()?;
-    let labels = classifier.labels();
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
-    if args.files.is_empty() {
-        bail!("give files to classify (`-` for standard input), or --jsonl FILE");
-    }
+    let mut summary = Summary::default();
     for path in &args.files {
-        let text = read_input(path)?;
         let name = path.display().to_string();
-        match classifier.classify(&text, &options) {
-            Ok(a) => writeln!(
-                out,
-                "{}",
-                serde_json::to_string(&ArticleJson::new(labels, &a, Some(&name), args.segments))?
-            )?,
-            Err(e) => bail!("{name}: {e}"),
+        let result = read_input(path).and_then(|text| {
+            let article = classifier
+                .classify(&text, &options)
+                .with_context(|| name.clone())?;
+            Ok(convert::article(
+                &classifier,
+                &article,
+                name.clone(),
+                args.segments,
+            ))
+        });
+        match result {
+            Ok(response) => {
+                writeln!(out, "{}", protocol::to_json(&response))?;
+                summary.classified += 1;
+            }
+            Err(e) => {
+                // Results so far go out before the error that follows them.
+                out.flush()?;
+                eprintln!("{e:#}");
+                summary.failed += 1;
+            }
         }
     }
-    Ok(out.flush()?)
+    out.flush()?;
+    Ok(summary)
 }
 
 fn vectorize_cmd(args: &VectorizeArgs) -> Result<()> {

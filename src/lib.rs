@@ -5,8 +5,9 @@
 //! ```text
 //! text (normalize → segment → tokenize → analyze)  →  vectorizer (TF-IDF)
 //!     →  model (linear classifier trained with linfa)  →  scoring (the two, fused)
-//!     →  classifier (articles)
-//!     →  service (gRPC) / cli
+//!     →  classifier (articles)  →  protocol (messages, their JSON)
+//!     →  service (gRPC server) / client (of a server) / batch (JSON lines)
+//!     →  cli (on top: nothing below it imports it)
 //! ```
 //!
 //! * [`text`] — the Arabic pipeline, small named steps;
@@ -15,20 +16,28 @@
 //! * [`scoring`] — vectorizer and linear model fused for the classification hot path;
 //! * [`classifier`] — article classification, aggregation, explanations;
 //! * [`batch`] — streaming JSON-lines classification on all cores (`classify --jsonl`);
-//! * [`service`] — the tonic gRPC server; [`proto`] — its generated types;
+//! * [`protocol`] — the generated gRPC types, their canonical JSON, library results →
+//!   messages (one shape for every output);
+//! * [`service`] — the tonic gRPC server; [`client`] — a client of it (`classify --server`);
+//! * [`source`] — the embedded model or a model file; [`input`] — files or stdin;
+//! * [`cli`] — the command line, on top of everything;
 //! * [`data`], [`eval`] — labelled files and metrics; [`error`] — typed errors.
 
 pub mod batch;
 pub mod classifier;
 pub mod cli;
+pub mod client;
 pub mod corpus;
 pub mod data;
 pub mod embedding;
 pub mod error;
 pub mod eval;
+pub mod input;
 pub mod model;
+pub mod protocol;
 pub mod scoring;
 pub mod service;
+pub mod source;
 pub mod text;
 pub mod vectorizer;
 

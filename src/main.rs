@@ -34,7 +34,9 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             // A configuration that cannot work exits 2, like a flag clap refuses.
-            if e.downcast_ref::<tasnif::service::ConfigError>().is_some() {
+            if e.downcast_ref::<tasnif::service::ConfigError>().is_some()
+                || e.downcast_ref::<tasnif::cli::UsageError>().is_some()
+            {
                 std::process::ExitCode::from(2)
             } else {
                 std::process::ExitCode::FAILURE

@@ -112,26 +112,230 @@ fn tasnif_ok(args: &[&str]) -> Vec<u8> {
     out.stdout
 }
 
-#[test]
-fn serve_answers_the_cli_client_and_exits_zero_on_sigterm() {
-    let (mut child, addr) = spawn_server(&[]);
-    let remote = tasnif_ok(&[
-        "classify",
-        "--server",
-        &format!("http://{addr}"),
-        "--segments",
-        &seed(SEED),
-    ]);
-    let v: serde_json::Value = serde_json::from_slice(&remote).unwrap();
-    let local = tasnif_ok(&["classify", &seed(SEED)]);
-    let l: serde_json::Value = serde_json::from_slice(&local).unwrap();
-    assert_eq!(v["primary"], l["primary"]);
-    assert_eq!(v["topics"], l["topics"]);
-    assert!(v["segments"].as_array().unwrap().len() > 3);
+/// Runs `tasnif ARGS` (with `stdin` as its standard input, if given) and returns its exit
+/// code, stdout and stderr.
+fn tasnif_run(args: &[&str], stdin: Option<&str>) -> (Option<i32>, String, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    let text = stdin.unwrap_or("").to_string();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(text.as_bytes());
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
 
+/// JSON as grpcurl prints it, made one line: whitespace outside strings removed, and
+/// Go's HTML-safe escapes (`\u003c`, `\u003e`, `\u0026`) written as the characters they
+/// stand for (the same JSON).
+fn minify(json: &str) -> String {
+    let (mut out, mut in_string, mut escaped) = (String::new(), false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if !c.is_whitespace() {
+            out.push(c);
+            in_string = c == '"';
+        }
+    }
+    out.replace("\\u003c", "<")
+        .replace("\\u003e", ">")
+        .replace("\\u0026", "&")
+}
+
+#[test]
+fn one_json_shape_in_process_through_the_server_and_in_grpcurl() {
+    let (mut child, addr) = spawn_server(&[]);
+    let files: Vec<String> = common::seed_articles()
+        .into_iter()
+        .map(|(name, _)| seed(&name))
+        .collect();
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let ask = ["classify", "--segments", "--explain", "5"];
+    let local = String::from_utf8(tasnif_ok(&[&ask[..], &files].concat())).unwrap();
+    // `host:port` without a scheme is accepted.
+    let remote = String::from_utf8(tasnif_ok(
+        &[&ask[..], &["--server", &addr], &files].concat(),
+    ))
+    .unwrap();
+    assert_eq!(local.lines().count(), files.len());
+    assert_eq!(local, remote, "in process and through the server differ");
+    let first: serde_json::Value = serde_json::from_str(local.lines().next().unwrap()).unwrap();
+    assert!(first["segments"].as_array().unwrap().len() > 3);
+    assert_eq!(
+        first["segmentCount"],
+        first["segments"].as_array().unwrap().len()
+    );
+    assert!(first["explanations"].as_array().unwrap().len() >= 3);
+    assert_eq!(first["id"], files[0]);
+
+    // Through JSON lines and ClassifyStream, the same lines again.
+    let jsonl: String = common::seed_articles()
+        .into_iter()
+        .map(|(name, text)| serde_json::json!({"id": seed(&name), "text": text}).to_string() + "\n")
+        .collect();
+    let (code, stream, err) = tasnif_run(
+        &[&ask[..], &["--server", &addr, "--jsonl", "-"]].concat(),
+        Some(&jsonl),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(stream, local, "the stream's results differ");
+    let (code, batch, err) = tasnif_run(&[&ask[..], &["--jsonl", "-"]].concat(), Some(&jsonl));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(batch, local, "--jsonl in process differs");
+
+    // grpcurl (Go's protojson) prints the same bytes, once its indentation is removed.
+    if let Some(grpcurl) = find_tool("grpcurl") {
+        for ((name, text), line) in common::seed_articles().into_iter().zip(local.lines()) {
+            let body = serde_json::json!({
+                "text": text, "id": seed(&name), "explainTopN": 5,
+                "include": ["INCLUDE_SEGMENTS", "INCLUDE_EXPLANATIONS"],
+            });
+            let out = Command::new(&grpcurl)
+                .args(["-plaintext", "-d", &body.to_string(), &addr])
+                .arg("tasnif.v1.TopicClassifier/Classify")
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                minify(&String::from_utf8(out.stdout).unwrap()),
+                line,
+                "{name}"
+            );
+        }
+    } else {
+        skip("grpcurl");
+    }
     sigterm(&child);
-    let status = wait_exit(&mut child, Duration::from_secs(15));
-    assert_eq!(status.code(), Some(0));
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(15)).code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn classify_goes_on_past_failures_reports_each_and_exits_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.txt");
+    let english = dir.path().join("english.txt");
+    std::fs::write(&english, "no Arabic here").unwrap();
+    let (code, out, err) = tasnif_run(
+        &[
+            "classify",
+            missing.to_str().unwrap(),
+            &seed(SEED),
+            english.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(code, Some(1), "{err}");
+    // The good file is classified, between the two failures.
+    assert_eq!(out.lines().count(), 1);
+    assert!(out.contains(SEED));
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(lines[0].contains("missing.txt"), "{err}");
+    // The cause is said once.
+    assert_eq!(lines[0].matches("os error 2").count(), 1, "{err}");
+    assert!(lines[1].starts_with(english.to_str().unwrap()), "{err}");
+    assert!(lines[1].contains("Arabic"), "{err}");
+    assert_eq!(lines[2], "error: classified 1 of 3 inputs, 2 failed");
+
+    // Nothing to classify is a usage error.
+    let (code, _, err) = tasnif_run(&["classify"], None);
+    assert_eq!(code, Some(2), "{err}");
+}
+
+#[test]
+fn classify_jsonl_reports_bad_lines_and_exits_one() {
+    let mut lines = Vec::new();
+    for (i, (_, text)) in common::seed_articles().into_iter().enumerate() {
+        lines.push(serde_json::json!({"id": i, "text": text}).to_string());
+    }
+    lines.push("{not json".into());
+    lines.push(String::new());
+    lines.push(r#"["an", "array"]"#.into());
+    lines.push(serde_json::json!({"id": "empty", "text": ""}).to_string());
+    let input = lines.join("\n");
+    let (code, out, err) = tasnif_run(&["classify", "--jsonl", "-"], Some(&input));
+    assert_eq!(code, Some(1), "{err}");
+    let results: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // Numeric ids are accepted and kept as written.
+    let ids: Vec<&str> = results.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["0", "1", "2", "3", "4"]);
+    let errors: Vec<&str> = err.lines().collect();
+    assert!(errors[0].starts_with("line 6: not JSON"), "{err}");
+    assert_eq!(
+        errors[1],
+        r#"line 8: expected an object {"id": …, "text": …}, found an array"#
+    );
+    assert!(errors[2].starts_with("line 9: id \"empty\": "), "{err}");
+    assert_eq!(
+        errors[3],
+        "error: classified 5 of 8 inputs, 3 failed, 1 blank line skipped"
+    );
+
+    // A file that is not JSON lines at all fails, it does not pass silently.
+    let (code, out, _) = tasnif_run(&["classify", "--jsonl", "-"], Some("just some text\n"));
+    assert_eq!((code, out.as_str()), (Some(1), ""));
+}
+
+#[test]
+fn classify_through_the_server_truncates_when_asked() {
+    let (mut child, addr) = spawn_server(&["--max-article-chars", "300"]);
+    let (code, out, err) = tasnif_run(&["classify", "--server", &addr, &seed(SEED)], None);
+    assert_eq!(code, Some(1));
+    assert!(out.is_empty());
+    assert!(
+        err.contains("InvalidArgument") && err.contains("300"),
+        "{err}"
+    );
+    let (code, out, err) = tasnif_run(
+        &["classify", "--server", &addr, "--truncate", &seed(SEED)],
+        None,
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["truncated"], true);
+    assert_eq!(v["characters"], 300);
+    // An unreachable server is one clear line, not a repeated chain.
+    let (code, _, err) = tasnif_run(&["classify", "--server", "127.0.0.1:1", &seed(SEED)], None);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.starts_with("error: cannot connect to http://127.0.0.1:1: "),
+        "{err}"
+    );
+    assert_eq!(err.matches("connect").count(), 1, "{err}");
+    sigterm(&child);
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(15)).code(),
+        Some(0)
+    );
 }
 
 #[test]
@@ -152,50 +356,6 @@ fn serve_refuses_a_bad_model_file_with_a_clear_message() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("truncated or corrupted"), "{err}");
-}
-
-#[test]
-fn classify_jsonl_writes_one_line_per_input_line_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("in.jsonl");
-    let mut lines = Vec::new();
-    for (i, (_, text)) in common::seed_articles().into_iter().enumerate() {
-        lines.push(serde_json::json!({"id": format!("a{i}"), "text": text}).to_string());
-    }
-    lines.push("{not json".into());
-    lines.push(serde_json::json!({"id": "empty", "text": ""}).to_string());
-    std::fs::write(&input, lines.join("\n")).unwrap();
-    let stdout =
-        String::from_utf8(tasnif_ok(&["classify", "--jsonl", input.to_str().unwrap()])).unwrap();
-    let results: Vec<serde_json::Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(results.len(), 7);
-    for (i, r) in results.iter().take(5).enumerate() {
-        assert_eq!(r["id"], format!("a{i}"));
-        assert!(r["primary"].is_string());
-    }
-    assert!(results[5]["error"]
-        .as_str()
-        .unwrap()
-        .contains("invalid JSON"));
-    assert!(results[6]["error"].as_str().unwrap().contains("empty"));
-
-    // The same lines on standard input (`--jsonl -`) give the same output.
-    let mut child = Command::new(BIN)
-        .args(["classify", "--jsonl", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let text = lines.join("\n");
-    let writer = std::thread::spawn(move || stdin.write_all(text.as_bytes()).unwrap());
-    let piped = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(piped.status.success());
-    assert_eq!(String::from_utf8(piped.stdout).unwrap(), stdout);
 }
 
 #[test]
@@ -251,7 +411,9 @@ fn skip(tool: &str) {
         !common::tools_required(),
         "{tool} is required (TASNIF_REQUIRE_TOOLS=1) but was not found"
     );
-    eprintln!("SKIPPED: {tool} not found on PATH (CI installs it; see .ci/run)");
+    common::skipped(&format!(
+        "{tool} not found on PATH (CI installs it; see .ci/run)"
+    ));
 }
 
 #[test]

@@ -27,11 +27,11 @@ fn shipped_model_is_reproduced_byte_for_byte_from_the_seeds() {
                 inputs.corpus.display()
             );
         }
-        eprintln!(
-            "SKIPPED shipped_model_is_reproduced_byte_for_byte_from_the_seeds: the corpus {} is not \
+        common::skipped(&format!(
+            "shipped_model_is_reproduced_byte_for_byte_from_the_seeds: the corpus {} is not \
              here (the model's `other` examples come from it); CI runs this test",
             inputs.corpus.display()
-        );
+        ));
         return;
     }
     let file = train_model(&TrainConfig::default(), &inputs, false).unwrap();

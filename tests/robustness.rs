@@ -748,7 +748,7 @@ impl Drop for ServeProcess {
 #[tokio::test]
 async fn memory_is_returned_after_a_spike() {
     if !std::path::Path::new("/proc/self/status").exists() {
-        eprintln!("SKIPPED: memory_is_returned_after_a_spike needs /proc (Linux)");
+        common::skipped("memory_is_returned_after_a_spike needs /proc (Linux)");
         return;
     }
     let server = ServeProcess::start("", "");
@@ -811,7 +811,7 @@ async fn still_serving_at(
 #[tokio::test]
 async fn out_of_descriptors_the_server_backs_off() {
     if !std::path::Path::new("/proc/self/stat").exists() {
-        eprintln!("SKIPPED: out_of_descriptors_the_server_backs_off needs /proc (Linux)");
+        common::skipped("out_of_descriptors_the_server_backs_off needs /proc (Linux)");
         return;
     }
     let server = ServeProcess::start("ulimit -n 48 &&", "--max-connections 1000");

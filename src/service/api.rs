@@ -542,7 +542,7 @@ impl TopicClassifier for Api {
     ) -> Result<Response<proto::ModelInfo>, Status> {
         Ok(Response::new(convert::model_info(
             &self.shared.classifier.load_full(),
-            &self.shared.limits,
+            self.shared.limits.to_proto(),
         )))
     }
 }

@@ -1,6 +1,6 @@
 //! The gRPC server: configuration, start-up, health, reflection and graceful shutdown.
 //!
-//! * [`proto`] — generated protocol types;
+//! * [`proto`] — the protocol's generated types (re-exported from [`crate::protocol`]);
 //! * [`api`] — the `TopicClassifier` RPCs (validation, memory charges, work);
 //! * [`layer`] — the call guard in front of every service (protocol checks, deadlines,
 //!   request metering, answers held to flow control);
@@ -10,22 +10,21 @@
 //! * [`connection`] — listening, accepting, and per-connection timeouts;
 //! * [`metrics`] — Prometheus metrics and their `/metrics` endpoint;
 //! * [`reload`] — hot reload of the model (SIGHUP, `--watch`);
-//! * [`convert`] — library results → protocol messages;
-//! * [`status`] — the one place errors become gRPC statuses;
-//! * [`client`] — the CLI's reference client.
+//! * [`status`] — the one place errors become gRPC statuses.
 
 pub mod api;
 pub mod auth;
 pub mod budget;
-pub mod client;
 pub mod connection;
-pub mod convert;
 pub mod layer;
 pub mod metrics;
-pub mod proto;
 pub mod reload;
 pub mod scheduler;
 pub mod status;
+
+/// The protocol's generated types, as the service's clients and tests name them.
+pub use crate::protocol as proto;
+use crate::protocol::convert;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -38,7 +37,7 @@ use tokio::net::TcpListener;
 use tonic::codec::CompressionEncoding;
 use tracing::{info, warn};
 
-use crate::cli::ModelArg;
+use crate::source::ModelArg;
 use crate::Classifier;
 use proto::topic_classifier_server::TopicClassifierServer;
 
@@ -254,6 +253,22 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The limits as `GetModelInfo` reports them.
+    pub fn to_proto(&self) -> proto::Limits {
+        proto::Limits {
+            max_request_bytes: self.max_request_bytes as u64,
+            max_batch_items: self.max_batch_items as u64,
+            max_article_chars: self.max_article_chars as u64,
+            max_in_flight: self.max_in_flight as u64,
+            max_explain_top_n: self.max_explain_top_n,
+            memory_budget_bytes: self.memory_budget as u64,
+            connection_memory_bytes: self.connection_memory_bytes() as u64,
+            call_memory_bytes: self.call_memory_bytes() as u64,
+            max_queued_chars: self.max_queued_chars as u64,
+            connection_queued_chars: self.connection_queued_chars() as u64,
+        }
+    }
+
     fn validate(&self) -> Result<()> {
         if self.workers == 0
             || self.max_in_flight == 0

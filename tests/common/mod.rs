@@ -148,6 +148,14 @@ pub fn listening_addr(child: &mut std::process::Child) -> String {
         .to_string()
 }
 
+/// Says that a test skipped part of its work, on the real stderr: libtest captures what
+/// `eprintln!` prints and shows it only for failed tests or under `--nocapture`; a
+/// direct write reaches the terminal in `cargo test`'s normal output.
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
+}
+
 /// True when tests that need external tools must not be skipped (set by `.ci/run`).
 pub fn tools_required() -> bool {
     std::env::var_os("TASNIF_REQUIRE_TOOLS").is_some_and(|v| v == "1")

@@ -1,7 +1,7 @@
 //! Library results → protocol messages.
 
-use super::proto;
 use crate::classifier::{Article, Classifier, Vectorized};
+use crate::protocol as proto;
 use crate::vectorizer::Coverage;
 
 fn coverage(c: Coverage, threshold: f32) -> proto::Coverage {
@@ -102,7 +102,7 @@ pub fn vectorized(c: &Classifier, v: &Vectorized, include_terms: bool) -> proto:
 }
 
 /// Model metadata and the server's limits as `ModelInfo`.
-pub fn model_info(c: &Classifier, limits: &super::Limits) -> proto::ModelInfo {
+pub fn model_info(c: &Classifier, limits: proto::Limits) -> proto::ModelInfo {
     let m = c.metadata();
     let p = &m.pipeline;
     let cv = &m.training.cross_validation;
@@ -145,18 +145,7 @@ pub fn model_info(c: &Classifier, limits: &super::Limits) -> proto::ModelInfo {
             accuracy: cv.accuracy as f32,
             macro_f1: cv.macro_f1 as f32,
         }),
-        limits: Some(proto::Limits {
-            max_request_bytes: limits.max_request_bytes as u64,
-            max_batch_items: limits.max_batch_items as u64,
-            max_article_chars: limits.max_article_chars as u64,
-            max_in_flight: limits.max_in_flight as u64,
-            max_explain_top_n: limits.max_explain_top_n,
-            memory_budget_bytes: limits.memory_budget as u64,
-            connection_memory_bytes: limits.connection_memory_bytes() as u64,
-            call_memory_bytes: limits.call_memory_bytes() as u64,
-            max_queued_chars: limits.max_queued_chars as u64,
-            connection_queued_chars: limits.connection_queued_chars() as u64,
-        }),
+        limits: Some(limits),
         ood_threshold: c.ood_threshold(),
         default_topic_threshold: crate::classifier::DEFAULT_TOPIC_THRESHOLD,
         format_version: m.format_version,
