@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 PEER_DIR="${PEER_DIR:-/tmp/peer}"
 OUT="${OUT:-/tmp/tasnif-corpus}"
 RUNS="${RUNS:-30}"
-python3 scripts/make_corpus.py seeds ../shared/eval/dev_articles.tsv "$OUT" 20
+python3 scripts/make_corpus.py seeds eval/dev_articles.tsv "$OUT" 20
 fasttext supervised -input "$OUT/train.txt" -output "$OUT/ft" -verbose 0
 hyperfine --warmup 3 --runs "$RUNS" -N --output=null --export-json "$OUT/fast.json" \
   "target/release/tasnif classify --jsonl $OUT/docs.jsonl" \

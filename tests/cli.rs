@@ -498,6 +498,220 @@ fn python_grpcio_client_generated_from_the_proto() {
     );
 }
 
+/// The commands of a README code block: lines starting with `prefix` (after an optional
+/// `$ ` prompt), continuation lines (`\`) joined, each with the output shown under it
+/// (in a console block, up to the next prompt or the block's end).
+fn readme_commands(prefix: &str) -> Vec<(String, String)> {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let mut commands: Vec<(String, String)> = Vec::new();
+    let (mut in_block, mut current, mut output): (bool, Option<String>, Option<usize>) =
+        (false, None, None);
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_block = !in_block;
+            output = None;
+            continue;
+        }
+        if !in_block {
+            continue;
+        }
+        let bare = line.strip_prefix("$ ").unwrap_or(line);
+        if let Some(c) = current.as_mut() {
+            c.push(' ');
+            c.push_str(bare.trim_end_matches('\\').trim());
+            if !bare.ends_with('\\') {
+                commands.push((current.take().unwrap(), String::new()));
+                output = line_is_prompted(&commands);
+            }
+            continue;
+        }
+        if bare.starts_with(prefix) {
+            let prompted = line.starts_with("$ ");
+            if bare.ends_with('\\') {
+                current = Some(bare.trim_end_matches('\\').trim().to_string());
+                PROMPTED.with(|p| p.set(prompted));
+            } else {
+                commands.push((bare.to_string(), String::new()));
+                output = prompted.then(|| commands.len() - 1);
+            }
+        } else if line.starts_with("$ ") {
+            output = None;
+        } else if let Some(i) = output {
+            commands[i].1.push_str(line);
+            commands[i].1.push('\n');
+        }
+    }
+    commands
+}
+
+thread_local! {
+    static PROMPTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn line_is_prompted(commands: &[(String, String)]) -> Option<usize> {
+    PROMPTED
+        .with(|p| p.replace(false))
+        .then(|| commands.len() - 1)
+}
+
+/// Every grpcurl line of the README, run against a server: it succeeds (or fails as its
+/// comment says), and where the README shows the output, prints that.
+#[test]
+fn the_readmes_grpcurl_lines_print_what_the_readme_shows() {
+    let Some(_) = find_tool("grpcurl") else {
+        return skip("grpcurl");
+    };
+    let commands = readme_commands("grpcurl -plaintext");
+    assert!(commands.len() >= 8, "{commands:?}");
+    let (mut child, addr) = spawn_server(&[]);
+    for (command, shown) in &commands {
+        // Templates with a placeholder text (the auth and TLS examples) are exercised by
+        // their own tests, with real tokens and certificates.
+        if command.contains('…') {
+            continue;
+        }
+        let command = command.replace("localhost:50051", &addr);
+        let out = Command::new("sh").args(["-c", &command]).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if command.contains(r#"{"text": "hello"}"#) {
+            // Shown as a comment below it: the error grpcurl prints.
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success());
+            assert!(err.contains("Code: InvalidArgument"), "{err}");
+            assert!(err.contains("text contains no Arabic letters"), "{err}");
+            continue;
+        }
+        assert!(
+            out.status.success(),
+            "{command}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if shown.is_empty() {
+            continue;
+        }
+        if shown.trim_start().starts_with('{') {
+            assert_eq!(minify(&stdout), minify(shown), "{command}");
+        } else {
+            // Text: the lines shown (before any `...`) come first.
+            let shown: Vec<&str> = shown
+                .trim_end()
+                .lines()
+                .take_while(|l| l.trim() != "...")
+                .collect();
+            let got: Vec<&str> = stdout.lines().take(shown.len()).collect();
+            assert_eq!(got, shown, "{command}");
+        }
+    }
+    sigterm(&child);
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(15)).code(),
+        Some(0)
+    );
+}
+
+/// The Python and Node clients shown in the README (examples/clients), run against a
+/// server: each prints the primary label and scores the CLI prints for the same text.
+#[test]
+fn the_readmes_python_and_node_clients_work() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for file in ["classify.py", "classify.js", "classify.go"] {
+        let code = std::fs::read_to_string(root().join("examples/clients").join(file)).unwrap();
+        assert!(
+            readme.contains(code.trim()),
+            "README.md does not show examples/clients/{file} as it is"
+        );
+    }
+    let text = "سيطر الجيش على المدينة بعد معارك عنيفة. واستقبل الرئيس وفدا روسيا في دمشق.";
+    let (code, out, err) = tasnif_run(&["classify", "--segments", "-"], Some(text));
+    assert_eq!(code, Some(0), "{err}");
+    let want: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let check = |who: &str, out: &std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{who}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+        let mut lines = stdout.lines();
+        let mut first = lines.next().unwrap().split(' ');
+        assert_eq!(first.next().unwrap(), want["primary"], "{who}: {stdout}");
+        for (got, w) in first.zip(want["scores"].as_array().unwrap()) {
+            let (label, p) = got.split_once(':').unwrap();
+            assert_eq!(label, w["label"], "{who}");
+            let p: f64 = p.parse().unwrap();
+            assert!(
+                (p - w["probability"].as_f64().unwrap()).abs() < 0.0006,
+                "{who}"
+            );
+        }
+        let segments: Vec<&str> = lines.collect();
+        assert_eq!(
+            segments.len(),
+            want["segments"].as_array().unwrap().len(),
+            "{who}"
+        );
+        let last = want["segments"].as_array().unwrap().last().unwrap();
+        assert!(segments
+            .last()
+            .unwrap()
+            .ends_with(last["label"].as_str().unwrap()));
+    };
+    let (mut child, addr) = spawn_server(&[]);
+
+    let python = std::env::var("TASNIF_PYTHON").unwrap_or_else(|_| "python3".into());
+    let has_python = Command::new(&python)
+        .args(["-c", "import grpc, grpc_tools"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if has_python {
+        let gen = tempfile::tempdir().unwrap();
+        let status = Command::new(&python)
+            .args(["-m", "grpc_tools.protoc", "-Iproto"])
+            .arg(format!("--python_out={}", gen.path().display()))
+            .arg(format!("--grpc_python_out={}", gen.path().display()))
+            .arg("proto/tasnif/v1/tasnif.proto")
+            .current_dir(root())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let out = Command::new(&python)
+            .arg(root().join("examples/clients/classify.py"))
+            .args([&addr, text])
+            .env("PYTHONPATH", gen.path())
+            .output()
+            .unwrap();
+        check("python", &out);
+    } else {
+        skip("python3 with grpcio and grpcio-tools");
+    }
+
+    let has_node = Command::new("node")
+        .args([
+            "-e",
+            "require.resolve('@grpc/grpc-js'); require.resolve('@grpc/proto-loader')",
+        ])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if has_node {
+        let out = Command::new("node")
+            .arg(root().join("examples/clients/classify.js"))
+            .args([&addr, text])
+            .current_dir(root())
+            .output()
+            .unwrap();
+        check("node", &out);
+    } else {
+        skip("node with @grpc/grpc-js and @grpc/proto-loader (NODE_PATH)");
+    }
+    sigterm(&child);
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(15)).code(),
+        Some(0)
+    );
+}
+
 #[test]
 fn impossible_configurations_fail_before_listening() {
     for args in [
