@@ -9,6 +9,8 @@
 //! * [`scheduler`] — the workers and their fair, cost-admitted queue;
 //! * [`connection`] — listening, accepting, and per-connection timeouts;
 //! * [`metrics`] — Prometheus metrics and their `/metrics` endpoint;
+//! * [`http`] — JSON over HTTP and the page, on the gRPC port (transcoded into gRPC
+//!   calls); gRPC-Web through `tonic-web`; [`openapi`] — the JSON routes' document;
 //! * [`reload`] — hot reload of the model (SIGHUP, `--watch`);
 //! * [`status`] — the one place errors become gRPC statuses.
 
@@ -16,8 +18,10 @@ pub mod api;
 pub mod auth;
 pub mod budget;
 pub mod connection;
+pub mod http;
 pub mod layer;
 pub mod metrics;
+pub mod openapi;
 pub mod reload;
 pub mod scheduler;
 pub mod status;
@@ -467,7 +471,9 @@ pub async fn serve_with(
         let _ = stopping_tx.send(());
     };
 
+    // HTTP/1.1 too: JSON callers, gRPC-Web, and the page share the gRPC port.
     let mut builder = tonic::transport::Server::builder()
+        .accept_http1(true)
         .http2_keepalive_interval(keepalive)
         .http2_keepalive_timeout(Some(keepalive_timeout))
         .max_concurrent_streams(Some(streams));
@@ -482,6 +488,11 @@ pub async fn serve_with(
             .context("the TLS certificate or key is not usable")?;
     }
     let server = builder
+        .layer(http::HttpLayer {
+            max_request_bytes: max_bytes,
+            openapi: Arc::new(openapi::document()),
+        })
+        .layer(tonic_web::GrpcWebLayer::new())
         .layer(layer::CallGuardLayer {
             max_request_bytes: max_bytes,
             budget: budget.clone(),
