@@ -554,15 +554,17 @@ fn line_is_prompted(commands: &[(String, String)]) -> Option<usize> {
         .then(|| commands.len() - 1)
 }
 
-/// Every grpcurl line of the README, run against a server: it succeeds (or fails as its
+/// Every grpcurl and curl line of the README, run against a server: it succeeds (or fails as its
 /// comment says), and where the README shows the output, prints that.
 #[test]
 fn the_readmes_grpcurl_lines_print_what_the_readme_shows() {
     let Some(_) = find_tool("grpcurl") else {
         return skip("grpcurl");
     };
-    let commands = readme_commands("grpcurl -plaintext");
+    let mut commands = readme_commands("grpcurl -plaintext");
     assert!(commands.len() >= 8, "{commands:?}");
+    // And the curl lines of the JSON side.
+    commands.extend(readme_commands("curl -s localhost:50051"));
     let (mut child, addr) = spawn_server(&[]);
     for (command, shown) in &commands {
         // Templates with a placeholder text (the auth and TLS examples) are exercised by
