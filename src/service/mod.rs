@@ -12,6 +12,7 @@
 //! * [`reload`] — hot reload of the model (SIGHUP, `--watch`);
 //! * [`convert`] — library results → protocol messages;
 //! * [`status`] — the one place errors become gRPC statuses;
+//! * [`usage`] — the `x-tasnif-*` metadata (characters, segments, time) on every answer;
 //! * [`client`] — the CLI's reference client.
 
 pub mod api;
@@ -26,6 +27,7 @@ pub mod proto;
 pub mod reload;
 pub mod scheduler;
 pub mod status;
+pub mod usage;
 
 use std::future::Future;
 use std::net::SocketAddr;
