@@ -714,3 +714,60 @@ fn tune_prints_its_table_and_nothing_else() {
     assert!(stdout.contains("best, features words"), "{stdout}");
     eprintln!("tune on the small set took {:?}", started.elapsed());
 }
+
+#[test]
+fn train_writes_its_own_file_not_the_embedded_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, corpus) = small_training_set(dir.path());
+    let shipped = std::fs::read(root().join("models/tasnif.json")).unwrap();
+    // Run from the repository root: without --out, models/tasnif.json must stay as it is.
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    std::fs::create_dir(work.join("models")).unwrap();
+    std::fs::write(work.join("models/tasnif.json"), &shipped).unwrap();
+    let out = Command::new(BIN)
+        .current_dir(&work)
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .arg("--corpus")
+        .arg(&corpus)
+        .arg("--vectors")
+        .arg(root().join("models/vectors.bin"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "train failed: {stderr}");
+    assert_eq!(
+        std::fs::read(work.join("models/tasnif.json")).unwrap(),
+        shipped,
+        "train without --out overwrote models/tasnif.json"
+    );
+    // It says where it wrote, on one line.
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("wrote tasnif-model.json ("), "{stderr}");
+    let model = std::fs::read(work.join("tasnif-model.json")).unwrap();
+    let classifier = tasnif::Classifier::from_bytes(&model).expect("the model loads");
+    assert!(classifier.labels().iter().any(|l| l == "military"));
+    // --out puts it where asked.
+    let elsewhere = dir.path().join("elsewhere.json");
+    let out = Command::new(BIN)
+        .current_dir(&work)
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .arg("--corpus")
+        .arg(&corpus)
+        .arg("--vectors")
+        .arg(root().join("models/vectors.bin"))
+        .arg("--out")
+        .arg(&elsewhere)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read(&elsewhere).unwrap(),
+        model,
+        "training is deterministic"
+    );
+}
