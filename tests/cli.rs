@@ -637,8 +637,9 @@ async fn sighup_reloads_the_model_file() {
 }
 
 /// A small training problem in `dir`: three seed articles (eight segments each) as the
-/// labelled data, and the other two seeds' segments as a corpus of one-sentence articles
-/// (sport, for the `other` examples, and politics, for tune's self-training pool).
+/// labelled data, and six segments of the other seeds as a corpus of one-sentence
+/// articles (sport, for the `other` examples, and politics, for tune's self-training
+/// pool).
 /// Returns the data and corpus paths.
 fn small_training_set(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let labels = std::fs::read_to_string(root().join("seeds/labels.tsv")).unwrap();
@@ -657,12 +658,8 @@ fn small_training_set(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
                 data.push_str(line);
                 data.push('\n');
             }
-        } else {
-            let category = if corpus.lines().count() % 2 == 0 {
-                "sport"
-            } else {
-                "politic"
-            };
+        } else if corpus.lines().count() < 6 {
+            let category = ["sport", "politic"][corpus.lines().count() % 2];
             let article = serde_json::json!({
                 "id": format!("{doc}-{index}"),
                 "source": "test",
