@@ -109,6 +109,11 @@ pub struct Vectorized {
     pub vector: SparseVector,
     pub coverage: Coverage,
     pub truncated: bool,
+    /// Characters vectorized (after truncation).
+    pub characters: usize,
+    /// Segments the text splits into (it is vectorized whole; [`Classifier::classify`]
+    /// would score these one by one).
+    pub segments: usize,
 }
 
 /// Lets a caller bound and interrupt a classification: [`Classifier::classify_with`] asks
@@ -319,11 +324,7 @@ impl Classifier {
         let k = self.labels().len();
         let spans = segment(text);
         control.admit(spans.len()).map_err(Halted::Stopped)?;
-        // The spans already counted the characters up to the last one's end.
-        let characters = spans.last().map_or_else(
-            || text.chars().count(),
-            |s| s.end + text[s.byte_end..].chars().count(),
-        );
+        let characters = characters(text, &spans);
         let mut shares = vec![0.0f32; k];
         let mut coverage = Coverage::default();
         let mut total = 0usize;
@@ -490,13 +491,25 @@ impl Classifier {
     /// The TF-IDF vector of a whole text.
     pub fn vectorize(&self, text: &str, options: &Options) -> Result<Vectorized, InputError> {
         let (text, truncated) = self.accept(text, options)?;
+        let spans = segment(text);
         let (vector, coverage) = self.vectorizer().transform(text);
         Ok(Vectorized {
             vector,
             coverage,
             truncated,
+            characters: characters(text, &spans),
+            segments: spans.len(),
         })
     }
+}
+
+/// Characters in `text`, whose segments are `spans`: the spans already counted the
+/// characters up to the last one's end.
+fn characters(text: &str, spans: &[Span]) -> usize {
+    spans.last().map_or_else(
+        || text.chars().count(),
+        |s| s.end + text[s.byte_end..].chars().count(),
+    )
 }
 
 #[cfg(test)]

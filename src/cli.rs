@@ -96,8 +96,9 @@ impl Default for TrainInputs {
 pub struct TrainArgs {
     #[command(flatten)]
     pub inputs: TrainInputs,
-    /// Where to write the model file.
-    #[arg(long, default_value = "models/tasnif.json")]
+    /// Where to write the model file (serve it with `--model`). Not the shipped
+    /// models/tasnif.json unless asked for: that file is embedded in the binary.
+    #[arg(long, default_value = "tasnif-model.json")]
     pub out: PathBuf,
 }
 

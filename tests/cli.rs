@@ -1013,3 +1013,136 @@ async fn sighup_reloads_the_model_file() {
         Some(0)
     );
 }
+
+/// A small training problem in `dir`: three seed articles (eight segments each) as the
+/// labelled data, and six segments of the other seeds as a corpus of one-sentence
+/// articles (sport, for the `other` examples, and politics, for tune's self-training
+/// pool).
+/// Returns the data and corpus paths.
+fn small_training_set(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let labels = std::fs::read_to_string(root().join("seeds/labels.tsv")).unwrap();
+    let mut lines = labels.lines();
+    let mut data = format!("{}\n", lines.next().unwrap());
+    let mut corpus = String::new();
+    let mut docs: Vec<&str> = Vec::new();
+    for line in lines {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let (doc, index, text) = (fields[0], fields[1], fields[3]);
+        if !docs.contains(&doc) {
+            docs.push(doc);
+        }
+        if docs.len() <= 3 {
+            if index.parse::<usize>().unwrap() < 8 {
+                data.push_str(line);
+                data.push('\n');
+            }
+        } else if corpus.lines().count() < 6 {
+            let category = ["sport", "politic"][corpus.lines().count() % 2];
+            let article = serde_json::json!({
+                "id": format!("{doc}-{index}"),
+                "source": "test",
+                "category": category,
+                "text": text,
+            });
+            corpus.push_str(&format!("{article}\n"));
+        }
+    }
+    let (data_path, corpus_path) = (dir.join("labels.tsv"), dir.join("corpus.jsonl"));
+    std::fs::write(&data_path, data).unwrap();
+    std::fs::write(&corpus_path, corpus).unwrap();
+    (data_path, corpus_path)
+}
+
+#[test]
+fn tune_prints_its_table_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, corpus) = small_training_set(dir.path());
+    let started = Instant::now();
+    let out = Command::new(BIN)
+        .arg("tune")
+        .arg("--data")
+        .arg(&data)
+        .arg("--corpus")
+        .arg(&corpus)
+        .arg("--vectors")
+        .arg(root().join("models/vectors.bin"))
+        .arg("--skip-grid")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "tune failed: {stderr}");
+    // linfa-bayes' leftover dbg! once printed every class histogram here (72 MB).
+    assert!(
+        out.stderr.len() < 10_000,
+        "{} bytes on stderr, beginning {:?}",
+        out.stderr.len(),
+        stderr.chars().take(500).collect::<String>()
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        stdout.lines().any(|l| l.starts_with("configuration")
+            && ["cv_acc", "cv_mF1", "cv_top3"]
+                .iter()
+                .all(|c| l.contains(c))),
+        "no table header in {stdout}"
+    );
+    assert!(stdout.contains("best, features words"), "{stdout}");
+    eprintln!("tune on the small set took {:?}", started.elapsed());
+}
+
+#[test]
+fn train_writes_its_own_file_not_the_embedded_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, corpus) = small_training_set(dir.path());
+    let shipped = std::fs::read(root().join("models/tasnif.json")).unwrap();
+    // Run from the repository root: without --out, models/tasnif.json must stay as it is.
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    std::fs::create_dir(work.join("models")).unwrap();
+    std::fs::write(work.join("models/tasnif.json"), &shipped).unwrap();
+    let out = Command::new(BIN)
+        .current_dir(&work)
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .arg("--corpus")
+        .arg(&corpus)
+        .arg("--vectors")
+        .arg(root().join("models/vectors.bin"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "train failed: {stderr}");
+    assert_eq!(
+        std::fs::read(work.join("models/tasnif.json")).unwrap(),
+        shipped,
+        "train without --out overwrote models/tasnif.json"
+    );
+    // It says where it wrote, on one line.
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("wrote tasnif-model.json ("), "{stderr}");
+    let model = std::fs::read(work.join("tasnif-model.json")).unwrap();
+    let classifier = tasnif::Classifier::from_bytes(&model).expect("the model loads");
+    assert!(classifier.labels().iter().any(|l| l == "military"));
+    // --out puts it where asked.
+    let elsewhere = dir.path().join("elsewhere.json");
+    let out = Command::new(BIN)
+        .current_dir(&work)
+        .arg("train")
+        .arg("--data")
+        .arg(&data)
+        .arg("--corpus")
+        .arg(&corpus)
+        .arg("--vectors")
+        .arg(root().join("models/vectors.bin"))
+        .arg("--out")
+        .arg(&elsewhere)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        std::fs::read(&elsewhere).unwrap(),
+        model,
+        "training is deterministic"
+    );
+}

@@ -880,3 +880,174 @@ async fn request_ids_are_echoed_or_made() {
     assert_eq!(a.len(), 16);
     assert_ne!(a, b);
 }
+
+/// The `x-tasnif-*` metadata in `md`: characters, segments and microseconds.
+fn usage(md: &tonic::metadata::MetadataMap) -> (u64, u64, u64) {
+    let get = |key: &str| -> u64 {
+        let value = md
+            .get(key)
+            .unwrap_or_else(|| panic!("{key} missing from {md:?}"));
+        value
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|e| panic!("{key}: {value:?} is not a number: {e}"))
+    };
+    (
+        get("x-tasnif-characters"),
+        get("x-tasnif-segments"),
+        get("x-tasnif-micros"),
+    )
+}
+
+/// A text's characters and the segments the library splits it into.
+fn extent(text: &str) -> (u64, u64) {
+    let local = classifier().classify(text, &Options::default()).unwrap();
+    assert_eq!(local.characters, text.chars().count());
+    (local.characters as u64, local.segments.len() as u64)
+}
+
+#[tokio::test]
+async fn every_rpc_reports_characters_segments_and_time() {
+    let server = TestServer::start().await;
+    let mut client = server.client().await;
+    let article = seed_articles()[0].1.clone();
+    let (article_chars, article_segments) = extent(&article);
+    let (military_chars, military_segments) = extent(MILITARY);
+    assert!(article_segments > 1);
+
+    // Classify: the article's characters and the segments it answered with.
+    let response = client
+        .classify(proto::ClassifyRequest {
+            include: vec![proto::Include::Segments as i32],
+            ..request(&article)
+        })
+        .await
+        .unwrap();
+    let (characters, segments, micros) = usage(response.metadata());
+    let r = response.into_inner();
+    assert_eq!(characters, article_chars);
+    assert_eq!(segments, article_segments);
+    assert_eq!(segments, r.segments.len() as u64);
+    assert_eq!(characters, u64::from(r.characters));
+    assert!(micros > 0);
+
+    // ClassifyBatch: the sum over the items that succeeded (the empty one adds nothing).
+    let response = client
+        .classify_batch(proto::ClassifyBatchRequest {
+            items: vec![request(&article), request(""), request(MILITARY)],
+        })
+        .await
+        .unwrap();
+    let (characters, segments, _) = usage(response.metadata());
+    assert_eq!(characters, article_chars + military_chars);
+    assert_eq!(segments, article_segments + military_segments);
+
+    // ClassifyStream: the headers say what was known when it opened (nothing yet), the
+    // trailers the totals of the whole stream.
+    let requests = vec![request(MILITARY), request(""), request(&article)];
+    let response = client
+        .classify_stream(futures::stream::iter(requests))
+        .await
+        .unwrap();
+    let (characters, segments, opened) = usage(response.metadata());
+    assert_eq!((characters, segments), (0, 0));
+    let mut stream = response.into_inner();
+    let mut answered = 0;
+    while let Some(result) = stream.message().await.unwrap() {
+        answered += 1;
+        assert!(result.outcome.is_some());
+    }
+    assert_eq!(answered, 3);
+    let trailers = stream
+        .trailers()
+        .await
+        .unwrap()
+        .expect("the stream has trailers");
+    let (characters, segments, micros) = usage(&trailers);
+    assert_eq!(characters, article_chars + military_chars);
+    assert_eq!(segments, article_segments + military_segments);
+    assert!(micros >= opened);
+
+    // Vectorize: the text's characters and the segments it splits into.
+    for (text, chars, segs) in [
+        (MILITARY, military_chars, military_segments),
+        (article.as_str(), article_chars, article_segments),
+    ] {
+        let response = client
+            .vectorize(proto::VectorizeRequest {
+                text: text.into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let (characters, segments, _) = usage(response.metadata());
+        assert_eq!((characters, segments), (chars, segs));
+    }
+
+    // GetModelInfo classifies nothing, and says so.
+    let response = client
+        .get_model_info(proto::GetModelInfoRequest {})
+        .await
+        .unwrap();
+    let (characters, segments, _) = usage(response.metadata());
+    assert_eq!((characters, segments), (0, 0));
+}
+
+#[tokio::test]
+async fn errors_carry_the_metadata_in_their_trailers() {
+    let limits = Limits {
+        max_batch_items: 2,
+        max_request_bytes: 4096,
+        ..Limits::default()
+    };
+    let server = TestServer::with_limits(limits).await;
+    let mut client = server.client().await;
+
+    let status = client.classify(request("")).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let (characters, segments, _) = usage(status.metadata());
+    assert_eq!((characters, segments), (0, 0));
+
+    let status = client
+        .vectorize(proto::VectorizeRequest {
+            text: "no arabic".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let (characters, segments, _) = usage(status.metadata());
+    assert_eq!((characters, segments), (0, 0));
+
+    let status = client
+        .classify_batch(proto::ClassifyBatchRequest {
+            items: vec![request(MILITARY); 3],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let (characters, segments, _) = usage(status.metadata());
+    assert_eq!((characters, segments), (0, 0));
+
+    // A stream that fails after an answer: its trailers count what was answered.
+    let (military_chars, military_segments) = extent(MILITARY);
+    let requests = vec![request(MILITARY), request(&"ا".repeat(4096))];
+    let mut stream = client
+        .classify_stream(futures::stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.message().await.unwrap().expect("the first answer");
+    assert!(matches!(first.outcome, Some(Outcome::Response(_))));
+    let status = stream.message().await.unwrap_err();
+    assert_eq!(
+        status.code(),
+        Code::ResourceExhausted,
+        "{}",
+        status.message()
+    );
+    let (characters, segments, _) = usage(status.metadata());
+    assert_eq!((characters, segments), (military_chars, military_segments));
+    still_serving(&server).await;
+}

@@ -39,7 +39,7 @@ fn shipped_model_is_reproduced_byte_for_byte_from_the_seeds() {
     let trained = file.to_bytes();
     assert!(
         trained == shipped,
-        "models/tasnif.json is not what `tasnif train` produces from seeds/labels.tsv; run `cargo run --release -- train`"
+        "models/tasnif.json is not what `tasnif train` produces from seeds/labels.tsv; run `cargo run --release -- train --out models/tasnif.json`"
     );
     // And it is the model embedded in the binary.
     assert_eq!(tasnif::classifier::EMBEDDED_MODEL, &shipped[..]);

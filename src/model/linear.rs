@@ -1,7 +1,7 @@
 //! The shipped classifier: a linear model over sparse TF-IDF vectors.
 //!
-//! Both algorithms we train (linfa-logistic's multinomial logistic regression and
-//! linfa-bayes' multinomial naive Bayes) score a label as `bias + Σ xᵢ·wᵢ` and turn the
+//! Both algorithms we train (linfa-logistic's multinomial logistic regression and our
+//! closed-form multinomial naive Bayes) score a label as `bias + Σ xᵢ·wᵢ` and turn the
 //! scores into probabilities with a softmax; [`LinearModel`] holds exactly those numbers,
 //! so inference is a sparse dot product and every score decomposes exactly into
 //! per-term contributions (the explanation).

@@ -1,14 +1,13 @@
 //! Training: labelled segments → fitted [`Vectorizer`] + [`LinearModel`], with linfa.
 //!
-//! Models are fitted through linfa's `Fit` trait on a dense design matrix (training sets
-//! are small); the fitted weights are then moved into a [`LinearModel`] for sparse
-//! inference. Leave-one-article-out cross-validation scores a configuration and its
+//! Logistic regression is fitted through linfa's `Fit` trait on a dense design matrix
+//! (training sets are small), and naive Bayes in closed form; the fitted weights are then
+//! moved into a [`LinearModel`] for sparse inference. Leave-one-article-out cross-validation scores a configuration and its
 //! out-of-fold scores calibrate the softmax temperature.
 
 use std::sync::Arc;
 
 use linfa::prelude::*;
-use linfa_bayes::{MultinomialNb, NaiveBayes};
 use linfa_logistic::MultiLogisticRegression;
 use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
@@ -26,7 +25,7 @@ use crate::vectorizer::{Coverage, Embedding, TfIdfConfig, Vectorizer};
 pub enum Algorithm {
     /// linfa-logistic `MultiLogisticRegression`, l2 penalty `alpha` (on the summed loss).
     LogisticRegression { alpha: f64, max_iterations: u64 },
-    /// linfa-bayes `MultinomialNb` with additive smoothing `alpha`.
+    /// Multinomial naive Bayes with additive smoothing `alpha` (closed form, ours).
     NaiveBayes { alpha: f64 },
 }
 
@@ -196,38 +195,48 @@ fn fit_logistic(
     Ok((weights, bias))
 }
 
-/// Naive Bayes is linear in log space: score(c) = ln P(c) + Σ xᵢ ln P(i|c). linfa-bayes
-/// exposes the joint log-likelihood, so the weights are read off it: at x = 0 it is the
-/// log prior, at the unit vector eᵢ it adds feature i's log probability.
+/// Multinomial naive Bayes, in closed form. It is linear in log space:
+/// score(c) = ln P(c) + Σ xᵢ ln P(i|c), with P(c) the share of the examples labelled c and
+/// P(i|c) = (Nᶜᵢ + alpha) / (Σⱼ Nᶜⱼ + alpha·n), where Nᶜᵢ sums feature i over c's examples
+/// (additive smoothing) — the weights are these logarithms. It is what linfa-bayes 0.8.1's
+/// `MultinomialNb` computes, without its leftover `dbg!` that printed every class
+/// histogram to stderr. Features must not be negative (no word vectors: they are counts).
 fn fit_naive_bayes(
     x: &Array2<f64>,
     y: &Array1<usize>,
     n_labels: usize,
     alpha: f64,
 ) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
-    let dataset = Dataset::new(x.clone(), y.clone());
-    let fitted: MultinomialNb<f64, usize> = MultinomialNb::params()
-        .alpha(alpha)
-        .fit(&dataset)
-        .map_err(|e| ModelError::Training(e.to_string()))?;
+    if !(alpha.is_finite() && alpha > 0.0) {
+        return Err(ModelError::Training(format!(
+            "naive Bayes smoothing alpha must be a positive number, got {alpha}"
+        )));
+    }
+    if x.iter().any(|&v| v < 0.0) {
+        return Err(ModelError::Training(
+            "multinomial naive Bayes needs non-negative features: train it without word \
+             vectors (vector_scale 0)"
+                .into(),
+        ));
+    }
     let n = x.ncols();
-    let zero = Array2::<f64>::zeros((1, n));
-    let mut bias = vec![ABSENT_BIAS; n_labels];
-    for (label, jll) in fitted.joint_log_likelihood(zero.view()) {
-        bias[*label] = jll[0] as f32;
+    let mut sums = Array2::<f64>::zeros((n_labels, n));
+    let mut examples = vec![0usize; n_labels];
+    for (row, &label) in x.outer_iter().zip(y) {
+        let mut sum = sums.row_mut(label);
+        sum += &row;
+        examples[label] += 1;
     }
     let mut weights = vec![0.0f32; n * n_labels];
-    const CHUNK: usize = 512;
-    for start in (0..n).step_by(CHUNK) {
-        let rows = CHUNK.min(n - start);
-        let mut probe = Array2::<f64>::zeros((rows, n));
-        for r in 0..rows {
-            probe[[r, start + r]] = 1.0;
+    let mut bias = vec![ABSENT_BIAS; n_labels];
+    for (label, sum) in sums.outer_iter().enumerate() {
+        if examples[label] == 0 {
+            continue;
         }
-        for (label, jll) in fitted.joint_log_likelihood(probe.view()) {
-            for r in 0..rows {
-                weights[(start + r) * n_labels + label] = (jll[r] - f64::from(bias[*label])) as f32;
-            }
+        bias[label] = (examples[label] as f64 / y.len() as f64).ln() as f32;
+        let total = (sum.sum() + alpha * n as f64).ln();
+        for (f, &count) in sum.iter().enumerate() {
+            weights[f * n_labels + label] = ((count + alpha).ln() - total) as f32;
         }
     }
     Ok((weights, bias))
@@ -379,28 +388,57 @@ mod tests {
     }
 
     #[test]
-    fn naive_bayes_weights_reproduce_linfa_predictions() {
+    fn naive_bayes_is_the_multinomial_posterior() {
         let ex = examples();
         let texts: Vec<&str> = ex.iter().map(|e| e.text.as_str()).collect();
+        let alpha = 0.1;
         let config = TrainConfig {
-            algorithm: Algorithm::NaiveBayes { alpha: 0.1 },
+            algorithm: Algorithm::NaiveBayes { alpha },
             ..TrainConfig::default()
         };
         let vectorizer = Vectorizer::fit(config.pipeline, config.tfidf, &texts);
         let x = vectorizer.to_dense(&vectorizer.transform_batch(&texts));
-        let y: Array1<usize> = ex.iter().map(|e| e.label).collect();
-        let fitted: MultinomialNb<f64, usize> = MultinomialNb::params()
-            .alpha(0.1)
-            .fit(&Dataset::new(x.clone(), y))
-            .unwrap();
-        let (linfa_proba, classes) = fitted.predict_proba(x.view());
         let (_, model) = fit(&config, &labels(), &ex, None).unwrap();
+        // P(c | x) ∝ P(c) Πᵢ P(i | c)^xᵢ, computed example by example.
+        let n = x.ncols();
         for (r, text) in texts.iter().enumerate() {
+            let log_joint: Vec<f64> = (0..3)
+                .map(|c| {
+                    let of_c: Vec<usize> = (0..ex.len()).filter(|&e| ex[e].label == c).collect();
+                    let prior = of_c.len() as f64 / ex.len() as f64;
+                    let feature = |i: usize| of_c.iter().map(|&e| x[[e, i]]).sum::<f64>();
+                    let total: f64 = (0..n).map(feature).sum::<f64>() + alpha * n as f64;
+                    prior.ln()
+                        + (0..n)
+                            .map(|i| x[[r, i]] * ((feature(i) + alpha) / total).ln())
+                            .sum::<f64>()
+                })
+                .collect();
+            let top = log_joint.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let norm: f64 = log_joint.iter().map(|l| (l - top).exp()).sum();
             let p = model.predict_proba(&vectorizer.transform(text).0);
-            for (col, &label) in classes.iter().enumerate() {
-                assert!((p[*label] - linfa_proba[[r, col]] as f32).abs() < 1e-4);
+            for (&got, &joint) in p.iter().zip(&log_joint) {
+                let expected = (joint - top).exp() / norm;
+                assert!((f64::from(got) - expected).abs() < 1e-4, "{p:?} {expected}");
             }
+            // And it learned its training data.
+            assert_eq!(argmax(&p), ex[r].label);
         }
+    }
+
+    #[test]
+    fn naive_bayes_refuses_what_it_cannot_fit() {
+        let x = Array2::from_shape_vec((2, 2), vec![1.0, 0.0, 0.0, -1.0]).unwrap();
+        let y = Array1::from(vec![0, 1]);
+        assert!(fit_naive_bayes(&x, &y, 2, 1.0).is_err());
+        let x = x.mapv(f64::abs);
+        assert!(fit_naive_bayes(&x, &y, 2, 0.0).is_err());
+        let (weights, bias) = fit_naive_bayes(&x, &y, 3, 1.0).unwrap();
+        assert_eq!(
+            bias[2], ABSENT_BIAS,
+            "a label with no example is never predicted"
+        );
+        assert!(weights.iter().all(|w| w.is_finite()));
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //! charged to the memory budget ([`budget`](super::budget)); its characters are admitted
 //! by the scheduler. A call whose client leaves or whose deadline passes stops at the next
 //! segment boundary.
+//!
+//! Every text answered is counted in the call's [`Usage`], which the call guard writes as
+//! the `x-tasnif-*` metadata ([`usage`](super::usage)).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,7 +16,6 @@ use std::time::Instant;
 
 use futures::{Stream, StreamExt};
 use tokio::sync::oneshot;
-use tonic::metadata::MetadataValue;
 use tonic::{Code, Request, Response, Status, Streaming};
 use tracing::{debug, warn};
 
@@ -24,6 +26,7 @@ use super::proto::{self, classify_result::Outcome, topic_classifier_server::Topi
 use super::reload::ModelCell;
 use super::scheduler::{Caps, Scheduler, Ticket, Work};
 use super::status::{busy_status, decode_status, exceeded_status, input_status, stop_status};
+use super::usage::Usage;
 use super::{convert, Limits};
 use crate::classifier::{Control, Halted, Options, DEFAULT_TOPIC_THRESHOLD};
 use crate::error::InputError;
@@ -76,6 +79,7 @@ fn context<T>(request: &Request<T>) -> CallContext {
             ticket: Arc::new(Ticket::default()),
             ledger: Ledger::default(),
             arrival: Instant::now(),
+            usage: Arc::new(Usage::default()),
         })
 }
 
@@ -107,12 +111,13 @@ impl Control for CallControl<'_> {
     }
 }
 
-/// What a worker needs to charge and stop one call's work.
+/// What a worker needs to charge, stop and count one call's work.
 #[derive(Clone)]
 struct Meter {
     connection: ConnectionBudget,
     ledger: Ledger,
     ticket: Arc<Ticket>,
+    usage: Arc<Usage>,
 }
 
 impl Api {
@@ -155,6 +160,7 @@ impl Api {
                 .map_or_else(|| self.shared.budget.connection(), |c| c.budget.clone()),
             ledger: ctx.ledger.clone(),
             ticket: ctx.ticket.clone(),
+            usage: ctx.usage.clone(),
         }
     }
 
@@ -283,6 +289,7 @@ impl Shared {
                 Halted::Input(e) => input_status(&e),
                 Halted::Stopped(status) => status,
             })?;
+        meter.usage.add(article.characters, article.segments.len());
         let ood_threshold = classifier.ood_threshold();
         self.metrics.article(
             &classifier.labels()[article.primary],
@@ -342,23 +349,6 @@ fn log_error(rpc: &str, status: &Status) {
     }
 }
 
-fn with_timing<T>(
-    mut response: Response<T>,
-    characters: usize,
-    segments: usize,
-    started: Instant,
-) -> Response<T> {
-    let micros = started.elapsed().as_micros();
-    let md = response.metadata_mut();
-    md.insert(
-        "x-tasnif-characters",
-        MetadataValue::from(characters as u64),
-    );
-    md.insert("x-tasnif-segments", MetadataValue::from(segments as u64));
-    md.insert("x-tasnif-micros", MetadataValue::from(micros as u64));
-    response
-}
-
 type ResultStream = Pin<Box<dyn Stream<Item = Result<proto::ClassifyResult, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -388,12 +378,7 @@ impl TopicClassifier for Api {
                     response.segment_count as usize,
                 );
                 debug!(rpc = "Classify", chars, segments, primary = %response.primary, micros = started.elapsed().as_micros() as u64, "ok");
-                Ok(with_timing(
-                    Response::new(response),
-                    chars,
-                    segments,
-                    started,
-                ))
+                Ok(Response::new(response))
             }
             Err(status) => {
                 log_error("Classify", &status);
@@ -424,23 +409,16 @@ impl TopicClassifier for Api {
             .batch(&ctx, &meter, items)
             .await
             .inspect_err(|status| log_error("ClassifyBatch", status))?;
-        let (chars, segments) = results.iter().fold((0, 0), |(c, s), r| match &r.outcome {
-            Some(Outcome::Response(a)) => (c + a.characters as usize, s + a.segment_count as usize),
-            _ => (c, s),
-        });
+        let (chars, segments) = meter.usage.totals();
         debug!(
             rpc = "ClassifyBatch",
             items = n,
             chars,
+            segments,
             micros = started.elapsed().as_micros() as u64,
             "ok"
         );
-        Ok(with_timing(
-            Response::new(proto::ClassifyBatchResponse { results }),
-            chars,
-            segments,
-            started,
-        ))
+        Ok(Response::new(proto::ClassifyBatchResponse { results }))
     }
 
     type ClassifyStreamStream = ResultStream;
@@ -516,6 +494,7 @@ impl TopicClassifier for Api {
             // the text: the answer is bounded by a small multiple of the text.
             self.charge_request(&meter, 4 * req.text.len())?;
             let cost = chars(&req.text);
+            let usage = meter.usage.clone();
             self.run(ctx.connection_id(), &meter, cost, move |s| {
                 let options = Options {
                     max_chars: s.limits.max_article_chars,
@@ -525,15 +504,23 @@ impl TopicClassifier for Api {
                 let classifier = s.classifier.load_full();
                 classifier
                     .vectorize(&req.text, &options)
-                    .map(|v| convert::vectorized(&classifier, &v, req.include_terms))
+                    .map(|v| {
+                        usage.add(v.characters, v.segments);
+                        convert::vectorized(&classifier, &v, req.include_terms)
+                    })
                     .map_err(|e| input_status(&e))
             })
             .await?
         }
         .await
         .inspect_err(|status| log_error("Vectorize", status))?;
-        debug!(rpc = "Vectorize", nnz = response.indices.len(), "ok");
-        Ok(with_timing(Response::new(response), 0, 0, started))
+        debug!(
+            rpc = "Vectorize",
+            nnz = response.indices.len(),
+            micros = started.elapsed().as_micros() as u64,
+            "ok"
+        );
+        Ok(Response::new(response))
     }
 
     async fn get_model_info(

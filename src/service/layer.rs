@@ -13,7 +13,9 @@
 //!   refused;
 //! * hands the answer to HTTP/2 in small chunks, so flow control holds back a client that
 //!   does not read, and holds the call's charges until the last chunk is taken;
-//! * rewrites tonic's OUT_OF_RANGE for an oversized message to RESOURCE_EXHAUSTED.
+//! * rewrites tonic's OUT_OF_RANGE for an oversized message to RESOURCE_EXHAUSTED;
+//! * writes the classifier's `x-tasnif-*` metadata into the headers of every answer, and
+//!   into the trailers of a stream ([`usage`](super::usage) says what and when).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -34,6 +36,7 @@ use super::connection::{ConnectionInfo, OpenCall};
 use super::metrics::Metrics;
 use super::scheduler::{CancelOnDrop, Ticket};
 use super::status::{deadline_status, decode_status};
+use super::usage::{self, Usage};
 
 /// Largest piece of an answer handed to HTTP/2 at a time.
 const CHUNK: usize = 16 * 1024;
@@ -53,6 +56,8 @@ pub struct CallContext {
     pub ticket: Arc<Ticket>,
     pub ledger: Ledger,
     pub arrival: Instant,
+    /// What the call has classified, for its `x-tasnif-*` metadata.
+    pub usage: Arc<Usage>,
 }
 
 impl CallContext {
@@ -218,9 +223,17 @@ where
             ticket: ticket.clone(),
             ledger: Ledger::default(),
             arrival,
+            usage: Arc::new(Usage::default()),
         };
         let ledger = context.ledger.clone();
         let unary = !CLIENT_STREAMING.contains(&req.uri().path());
+        // The call's `x-tasnif-*` metadata: in the headers of every answer, and in the
+        // trailers of a stream's.
+        let report = usage::reported(req.uri().path()).then(|| Report {
+            usage: context.usage.clone(),
+            arrival,
+            in_trailers: !unary,
+        });
         let recorder = Recorder::start(
             self.settings.metrics.clone(),
             req.uri(),
@@ -234,8 +247,12 @@ where
             ) {
                 let mut recorder = recorder;
                 recorder.code = Some(status.code() as i32);
+                let mut response = status.into_http::<Body>();
+                if let Some(r) = &report {
+                    r.write(response.headers_mut());
+                }
                 return Box::pin(async move {
-                    Ok(status.into_http::<Body>().map(|b| {
+                    Ok(response.map(|b| {
                         GuardedBody::new(b, Ledger::default(), None, None, Some(recorder))
                     }))
                 });
@@ -275,7 +292,11 @@ where
                         let status = deadline_status();
                         let mut recorder = recorder;
                         recorder.code = Some(status.code() as i32);
-                        return Ok(status.into_http::<Body>().map(|b| {
+                        let mut response = status.into_http::<Body>();
+                        if let Some(r) = &report {
+                            r.write(response.headers_mut());
+                        }
+                        return Ok(response.map(|b| {
                             GuardedBody::new(b, ledger, open, Some(cancel), Some(recorder))
                         }));
                     }
@@ -286,12 +307,29 @@ where
             rewrite_oversized(&mut response, limit);
             let mut recorder = recorder;
             recorder.code = grpc_status(response.headers());
+            if let Some(r) = &report {
+                r.write(response.headers_mut());
+            }
             Ok(response.map(|b| {
                 let mut body = GuardedBody::new(b, ledger, open, Some(cancel), Some(recorder));
                 body.until_shutdown = endless;
+                body.report = report.filter(|r| r.in_trailers);
                 body
             }))
         })
+    }
+}
+
+/// Where a call's `x-tasnif-*` metadata comes from, and whether its trailers get it too.
+struct Report {
+    usage: Arc<Usage>,
+    arrival: Instant,
+    in_trailers: bool,
+}
+
+impl Report {
+    fn write(&self, headers: &mut http::HeaderMap) {
+        self.usage.write(self.arrival, headers);
     }
 }
 
@@ -565,6 +603,8 @@ pub struct GuardedBody {
     recorder: Option<Recorder>,
     /// For endless calls: resolves when the server starts shutting down.
     until_shutdown: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// For streams: the metadata the trailers get.
+    report: Option<Report>,
     ended: bool,
 }
 
@@ -584,6 +624,7 @@ impl GuardedBody {
             _cancel: cancel,
             recorder,
             until_shutdown: None,
+            report: None,
             ended: false,
         }
     }
@@ -597,6 +638,7 @@ impl GuardedBody {
             _cancel: None,
             recorder: None,
             until_shutdown: None,
+            report: None,
             ended: false,
         }
     }
@@ -644,14 +686,18 @@ impl http_body::Body for GuardedBody {
                     }
                     Poll::Ready(Some(Ok(Frame::data(data))))
                 }
-                Err(frame) => {
-                    if let (Some(trailers), Some(recorder)) =
-                        (frame.trailers_ref(), this.recorder.as_mut())
-                    {
-                        recorder.code = grpc_status(trailers).or(recorder.code);
+                Err(frame) => match frame.into_trailers() {
+                    Ok(mut trailers) => {
+                        if let Some(recorder) = this.recorder.as_mut() {
+                            recorder.code = grpc_status(&trailers).or(recorder.code);
+                        }
+                        if let Some(report) = &this.report {
+                            report.write(&mut trailers);
+                        }
+                        Poll::Ready(Some(Ok(Frame::trailers(trailers))))
                     }
-                    Poll::Ready(Some(Ok(frame)))
-                }
+                    Err(frame) => Poll::Ready(Some(Ok(frame))),
+                },
             },
             other => Poll::Ready(other),
         }

@@ -12,7 +12,8 @@
 //! * [`http`] — JSON over HTTP and the page, on the gRPC port (transcoded into gRPC
 //!   calls); gRPC-Web through `tonic-web`; [`openapi`] — the JSON routes' document;
 //! * [`reload`] — hot reload of the model (SIGHUP, `--watch`);
-//! * [`status`] — the one place errors become gRPC statuses.
+//! * [`status`] — the one place errors become gRPC statuses;
+//! * [`usage`] — the `x-tasnif-*` metadata (characters, segments, time) on every answer.
 
 pub mod api;
 pub mod auth;
@@ -25,6 +26,7 @@ pub mod openapi;
 pub mod reload;
 pub mod scheduler;
 pub mod status;
+pub mod usage;
 
 /// The protocol's generated types, as the service's clients and tests name them.
 pub use crate::protocol as proto;
