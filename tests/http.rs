@@ -238,3 +238,75 @@ async fn grpc_web_over_http1() {
     let trailers = String::from_utf8_lossy(&trailer[5..]).to_ascii_lowercase();
     assert!(trailers.contains("grpc-status:0"), "{trailers}");
 }
+
+/// A JSON body is charged to the memory budget and timed like a gRPC request body:
+/// bodies that would hold more than the server's budget are refused before they are
+/// read, and one that stops arriving is answered, not waited on.
+#[tokio::test]
+async fn json_bodies_are_charged_and_timed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let limits = Limits {
+        max_request_bytes: 16 * 1024,
+        memory_budget: 256 * 1024,
+        connection_memory: Some(64 * 1024),
+        request_body_timeout: 3.0,
+        ..Limits::default()
+    };
+    let server = TestServer::with_limits(limits).await;
+    // Over max_request_bytes by its declared length: refused without reading it.
+    let (status, _, body) =
+        http1(&addr(&server), "POST", "/v1/classify", &[], &[b' '; 20_000]).await;
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (status, v["status"].as_str()),
+        (429, Some("RESOURCE_EXHAUSTED")),
+        "{v}"
+    );
+    assert!(
+        v["message"].as_str().unwrap().contains("max_request_bytes"),
+        "{v}"
+    );
+
+    // 24 connections each declare 16 000 bytes and send 4: the budget (256 KiB) holds
+    // about 16 of them; the others are refused at once, naming the server's budget.
+    let head = b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Length: 16000\r\nConnection: close\r\n\r\n{\"te";
+    let mut streams = Vec::new();
+    for _ in 0..24 {
+        let mut s = tokio::net::TcpStream::connect(addr(&server)).await.unwrap();
+        s.write_all(head).await.unwrap();
+        streams.push(s);
+    }
+    let started = std::time::Instant::now();
+    let (mut refused, mut timed_out) = (0, 0);
+    for mut s in streams {
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            s.read_to_end(&mut answer),
+        )
+        .await
+        .expect("answered, not held");
+        let answer = String::from_utf8_lossy(&answer);
+        if answer.starts_with("HTTP/1.1 429") {
+            assert!(answer.contains("memory"), "{answer}");
+            refused += 1;
+        } else {
+            assert!(answer.starts_with("HTTP/1.1 504"), "{answer}");
+            assert!(answer.contains("request_body_timeout"), "{answer}");
+            timed_out += 1;
+        }
+    }
+    assert!(
+        refused >= 4 && timed_out >= 8,
+        "{refused} refused, {timed_out} timed out"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(8));
+    // Their charges are released: the server answers again.
+    let (status, _, _) = post_json(
+        &server,
+        "/v1/classify",
+        r#"{"text": "سيطر الجيش على المدينة"}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+}

@@ -37,7 +37,9 @@ use tonic::body::Body;
 use tonic::Code;
 use tower::{Layer, Service, ServiceExt};
 
-use super::status::{code_name, http_status};
+use super::budget::MemoryBudget;
+use super::connection::ConnectionInfo;
+use super::status::{code_name, exceeded_status, http_status};
 use crate::protocol as proto;
 
 /// The page, embedded in the binary.
@@ -49,6 +51,11 @@ pub struct HttpLayer {
     /// Largest JSON body read (the gRPC side's `max_request_bytes`; its protobuf
     /// encoding, checked again by the call guard, is never larger).
     pub max_request_bytes: usize,
+    /// A JSON body is charged to the memory budget (its declared length, or
+    /// `max_request_bytes` when it declares none) while it is read and transcoded, and
+    /// must arrive within `request_body_timeout` — as a gRPC request body is.
+    pub budget: MemoryBudget,
+    pub request_body_timeout: std::time::Duration,
     pub openapi: Arc<String>,
 }
 
@@ -187,6 +194,16 @@ fn error(code: Code, message: &str) -> http::Response<Body> {
     )
 }
 
+/// The answer to a body over `max_request_bytes`.
+fn too_big(max_request_bytes: usize) -> http::Response<Body> {
+    error(
+        Code::ResourceExhausted,
+        &format!(
+            "the body is over the server's max_request_bytes ({max_request_bytes} bytes); send shorter texts or split the batch"
+        ),
+    )
+}
+
 /// `message` framed as one gRPC message (uncompressed).
 fn frame(message: &[u8]) -> Bytes {
     let mut b = BytesMut::with_capacity(5 + message.len());
@@ -296,18 +313,58 @@ where
                 }
                 Route::Call { method, transcode } => {
                     let (parts, body) = req.into_parts();
-                    let json = match Limited::new(body, settings.max_request_bytes).collect().await {
-                        Ok(b) => b.to_bytes(),
-                        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                    let declared = parts
+                        .headers
+                        .get(http::header::CONTENT_LENGTH)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(settings.max_request_bytes);
+                    if declared > settings.max_request_bytes {
+                        return Ok(too_big(settings.max_request_bytes));
+                    }
+                    let connection = parts
+                        .extensions
+                        .get::<ConnectionInfo>()
+                        .or_else(|| {
+                            parts
+                                .extensions
+                                .get::<tonic::transport::server::TlsConnectInfo<ConnectionInfo>>()
+                                .map(|tls| tls.get_ref())
+                        })
+                        .map_or_else(|| settings.budget.connection(), |c| c.budget.clone());
+                    // Held until the call is answered.
+                    let _charge = match settings.budget.charge(&connection, declared) {
+                        Ok(charge) => charge,
+                        Err(e) => {
+                            let status = exceeded_status(&e);
+                            return Ok(error(status.code(), status.message()));
+                        }
+                    };
+                    let read = Limited::new(body, settings.max_request_bytes).collect();
+                    let read = match tokio::time::timeout(settings.request_body_timeout, read).await
+                    {
+                        Ok(read) => read,
+                        Err(_) => {
                             return Ok(error(
-                                Code::ResourceExhausted,
+                                Code::DeadlineExceeded,
                                 &format!(
-                                    "the body is over the server's max_request_bytes ({} bytes); send shorter texts or split the batch",
-                                    settings.max_request_bytes
-                                ),
+                                "the request body stopped arriving for {:?} (request_body_timeout)",
+                                settings.request_body_timeout
+                            ),
                             ))
                         }
-                        Err(e) => return Ok(error(Code::Cancelled, &format!("the body could not be read: {e}"))),
+                    };
+                    let json = match read {
+                        Ok(b) => b.to_bytes(),
+                        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                            return Ok(too_big(settings.max_request_bytes))
+                        }
+                        Err(e) => {
+                            return Ok(error(
+                                Code::Cancelled,
+                                &format!("the body could not be read: {e}"),
+                            ))
+                        }
                     };
                     let protobuf = match transcode(json) {
                         Ok(p) => p,

@@ -492,6 +492,8 @@ pub async fn serve_with(
     let server = builder
         .layer(http::HttpLayer {
             max_request_bytes: max_bytes,
+            budget: budget.clone(),
+            request_body_timeout: body_timeout,
             openapi: Arc::new(openapi::document()),
         })
         .layer(tonic_web::GrpcWebLayer::new())
