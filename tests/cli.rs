@@ -882,6 +882,24 @@ async fn mutual_tls_with_tonic_grpcurl_and_python() {
                 .is_err()
         );
     }
+    // JSON over HTTP on the same TLS port, with curl and the client certificate.
+    match find_tool("curl") {
+        None => skip("curl"),
+        Some(curl) => {
+            let out = Command::new(curl)
+                .args(["-s", "--cacert", &s(&ca), "--cert", &s(&client_cert)])
+                .args(["--key", &s(&client_key)])
+                .args([
+                    "-d",
+                    r#"{"text": "سيطر الجيش على المدينة بعد اشتباكات عنيفة"}"#,
+                ])
+                .arg(format!("https://localhost:{port}/v1/classify"))
+                .output()
+                .unwrap();
+            let body = String::from_utf8_lossy(&out.stdout);
+            assert!(body.contains(r#""primary":"military""#), "{body}");
+        }
+    }
     // grpcurl with -cacert and the client certificate.
     match find_tool("grpcurl") {
         None => skip("grpcurl"),

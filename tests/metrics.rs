@@ -190,3 +190,21 @@ async fn refusals_are_counted_by_limit() {
         1.0
     );
 }
+
+/// Calls made as JSON over HTTP are counted like gRPC calls (they are transcoded into
+/// them): by method and code.
+#[tokio::test]
+async fn json_calls_are_counted_as_their_grpc_methods() {
+    let server = TestServer::with_metrics(Limits::default()).await;
+    let url = server.metrics_url.clone().unwrap();
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let before = scrape(&url).await;
+    let ok = r#"{"text": "سيطر الجيش على المدينة بعد اشتباكات عنيفة"}"#;
+    for body in [ok, ok, r#"{"text": "hello"}"#] {
+        common::http1(&addr, "POST", "/v1/classify", &[], body.as_bytes()).await;
+    }
+    let after = scrape(&url).await;
+    let moved = |key: &str| get(&after, key) - get(&before, key);
+    assert_eq!(moved(&requests(CLASSIFY, "OK")), 2.0);
+    assert_eq!(moved(&requests(CLASSIFY, "INVALID_ARGUMENT")), 1.0);
+}
