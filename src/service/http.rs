@@ -232,7 +232,7 @@ fn grpc_status(headers: &http::HeaderMap, trailers: Option<&http::HeaderMap>) ->
 }
 
 /// `grpc-message` is percent-encoded (the gRPC spec).
-fn percent_decode(s: &str) -> String {
+pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let hex = |b: u8| (b as char).to_digit(16);
     let mut out = Vec::with_capacity(bytes.len());

@@ -239,29 +239,8 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 pub async fn http_get(url: &str) -> (u16, String) {
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_at(rest.find('/').unwrap());
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(host).await.unwrap();
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await
-    .unwrap();
-    // Read until the server closes (a reset after the full answer is still an answer).
-    let mut bytes = Vec::new();
-    let mut buf = [0u8; 8192];
-    while let Ok(n) = s.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
-        bytes.extend_from_slice(&buf[..n]);
-    }
-    let out = String::from_utf8(bytes).unwrap();
-    let status = out[9..12].parse().unwrap();
-    let body = out
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    let (status, _, body) = http1(host, "GET", path, &[], b"").await;
+    (status, String::from_utf8(body).unwrap())
 }
 
 /// A gRPC call made with bare HTTP/2 (the `h2` crate), to send what generated clients
@@ -307,27 +286,9 @@ pub mod raw {
         let message = headers
             .get("grpc-message")
             .and_then(|v| v.to_str().ok())
-            .map(percent_decode)
+            .map(tasnif::service::http::percent_decode)
             .unwrap_or_default();
         (code, message)
-    }
-
-    fn percent_decode(s: &str) -> String {
-        let b = s.as_bytes();
-        let mut out = Vec::with_capacity(b.len());
-        let mut i = 0;
-        while i < b.len() {
-            if b[i] == b'%' && i + 2 < b.len() {
-                if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                    out.push(v);
-                    i += 3;
-                    continue;
-                }
-            }
-            out.push(b[i]);
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
     }
 
     /// Sends `body` to `path` on `addr` with `method`, `content_type` and extra headers.
