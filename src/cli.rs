@@ -177,6 +177,10 @@ pub struct TuneArgs {
     /// Also print macro-F1 on this labelled file (for the record; selection is by CV only).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Only compare the vectors files (`--vectors` and every `--compare-vectors`), each on
+    /// the small grid of vector scale × `other` count around the shipped settings.
+    #[arg(long)]
+    pub compare_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -723,6 +727,25 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
         alpha,
         max_iterations: 200,
     };
+    if args.compare_only {
+        let files = std::iter::once(&args.inputs.vectors).chain(&args.compare_vectors);
+        for path in files {
+            let v = Arc::new(WordVectors::load(path)?);
+            for scale in [1.0f32, 2.0, 4.0] {
+                for count in [10usize, 20, 40, 80] {
+                    let mut c = base;
+                    c.vector_scale = scale;
+                    c.other.count = count;
+                    let name = format!("{} x{scale} other {count}", path.display());
+                    print(
+                        &name,
+                        &tune_row(&c, &segments, &all_other, Some(&v), report)?,
+                    );
+                }
+            }
+        }
+        return Ok(());
+    }
     let mut best: Option<(f64, String, TrainConfig)> = None;
     if args.skip_grid {
         best = Some((0.0, "the shipped settings".into(), base));
