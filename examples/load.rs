@@ -71,6 +71,14 @@ struct Args {
     calls_log: Option<PathBuf>,
 }
 
+/// The run's start, the end of its warm-up, and its end.
+#[derive(Clone, Copy)]
+struct Window {
+    t0: Instant,
+    measure_start: Instant,
+    end: Instant,
+}
+
 /// What one worker saw in the measured window.
 #[derive(Default)]
 struct Tally {
@@ -127,11 +135,14 @@ async fn worker(
     mut client: TopicClassifierClient<Channel>,
     texts: Arc<Vec<String>>,
     auth: Option<MetadataValue<Ascii>>,
-    t0: Instant,
-    measure_start: Instant,
-    end: Instant,
+    window: Window,
     log_calls: bool,
 ) -> Tally {
+    let Window {
+        t0,
+        measure_start,
+        end,
+    } = window;
     let mut tally = Tally {
         calls: log_calls.then(Vec::new),
         ..Tally::default()
@@ -213,9 +224,11 @@ async fn main() -> anyhow::Result<()> {
                 client,
                 texts.clone(),
                 auth.clone(),
-                t0,
-                measure_start,
-                end,
+                Window {
+                    t0,
+                    measure_start,
+                    end,
+                },
                 args.calls_log.is_some(),
             ))
         })
