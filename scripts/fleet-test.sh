@@ -52,9 +52,9 @@ cleanup() {
   fi
   [ -z "$nginx_pid" ] || kill "$nginx_pid" 2> /dev/null
   wait 2> /dev/null
-  if [ -n "${FLEET_KEEP:-}" ]; then echo "fleet-test: kept $work" >&2; else rm -rf "$work"; fi
+  if [ -n "${FLEET_KEEP:-}" ]; then echo "fleet-test: kept $work"; else rm -rf "$work"; fi
 }
-trap cleanup EXIT
+trap 'cleanup 2> /dev/null' EXIT
 fail() {
   echo "fleet-test: FAILED: $*" >&2
   for f in "$work"/r*.log "$work/nginx/error.log"; do
@@ -111,8 +111,10 @@ start() {
   pid[$i]=$!
 }
 health() {
-  grpcurl -plaintext -connect-timeout 1 -d '{"service": "tasnif.v1.TopicClassifier"}' \
-    "127.0.0.1:$1" grpc.health.v1.Health/Check 2> /dev/null | grep -q '"SERVING"'
+  local status
+  status="$(grpcurl -plaintext -connect-timeout 1 -d '{"service": "tasnif.v1.TopicClassifier"}' \
+    "127.0.0.1:$1" grpc.health.v1.Health/Check 2> /dev/null)" || return 1
+  grep -q '"SERVING"' <<< "$status"
 }
 wait_ready() {
   local i=$1

@@ -104,8 +104,9 @@ runner=$!
 ns() { ip netns exec "$netns" "$@"; }
 ready=""
 for _ in $(seq 1 100); do
-  if ns grpcurl -plaintext -connect-timeout 1 -d '{"service": "tasnif.v1.TopicClassifier"}' \
-      127.0.0.1:50051 grpc.health.v1.Health/Check 2> /dev/null | grep -q '"SERVING"'; then
+  status="$(ns grpcurl -plaintext -connect-timeout 1 -d '{"service": "tasnif.v1.TopicClassifier"}' \
+    127.0.0.1:50051 grpc.health.v1.Health/Check 2> /dev/null)" || true
+  if grep -q '"SERVING"' <<< "$status"; then
     ready=1
     break
   fi
@@ -120,7 +121,8 @@ answer="$(ns grpcurl -plaintext -d '{"text": "أعلن المبعوث الأمم
   127.0.0.1:50051 tasnif.v1.TopicClassifier/Classify)"
 primary="$(printf '%s' "$answer" | python3 -c 'import json,sys; print(json.load(sys.stdin)["primary"])')"
 [ "$primary" = negotiations ] || fail "Classify through the image answered primary=$primary, expected negotiations"
-ns curl -sf http://127.0.0.1:9090/metrics | grep -q '^tasnif_build_info' || fail "no tasnif metrics on the image's metrics port 9090"
+metrics="$(ns curl -sf http://127.0.0.1:9090/metrics)" || fail "no answer from the image's metrics port 9090"
+grep -q '^tasnif_build_info' <<< "$metrics" || fail "no tasnif metrics on the image's metrics port 9090"
 pid="$(runc state "$id" | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')"
 uid="$(awk '/^Uid:/{print $2}' "/proc/$pid/status")"
 [ "$uid" = 65532 ] || fail "the server runs as uid $uid, expected 65532 (nonroot)"
@@ -128,7 +130,7 @@ runc kill "$id" TERM
 code=0
 wait "$runner" || code=$?
 [ "$code" = 0 ] || { cat "$work/server.log" >&2; fail "after SIGTERM the server exited $code, expected 0"; }
-grep -q '"stopped"\|stopped' "$work/server.log" || fail "no 'stopped' line in the server's log after SIGTERM"
+grep -q 'stopped' "$work/server.log" || fail "no 'stopped' line in the server's log after SIGTERM"
 runc delete --force "$id" 2> /dev/null || true
 
 echo "image-check: OK: scratch image built by podman and exported ($(du -sh "$bundle/rootfs" | cut -f1));" \
