@@ -130,7 +130,6 @@ runc kill "$id" TERM
 code=0
 wait "$runner" || code=$?
 [ "$code" = 0 ] || { cat "$work/server.log" >&2; fail "after SIGTERM the server exited $code, expected 0"; }
-grep -q 'stopped' "$work/server.log" || fail "no 'stopped' line in the server's log after SIGTERM"
 runc delete --force "$id" 2> /dev/null || true
 
 echo "image-check: OK: scratch image built by podman and exported ($(du -sh "$bundle/rootfs" | cut -f1));" \
