@@ -16,7 +16,9 @@
 //! and end inside the measured window count. `rps` counts OK answers per second; latency
 //! percentiles are over OK answers; errors are counted by gRPC status code
 //! (`CLIENT_TIMEOUT` when a call takes more than 10 s). With `--json` one JSON line goes to
-//! stdout and the human summary to stderr.
+//! stdout and the human summary to stderr. `--calls-log FILE` also writes every measured
+//! call as one line, `START_UNIX_US LATENCY_US CODE MODEL_VERSION` (CODE `OK` or the status
+//! code name, version `-` on errors), for reports by phase (`scripts/fleet-test.sh`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -63,6 +65,18 @@ struct Args {
     /// One JSON line on stdout (the human summary goes to stderr).
     #[arg(long)]
     json: bool,
+    /// Write every measured call to this file: start (µs since the Unix epoch), latency
+    /// (µs), code (`OK` or the gRPC status code name), model version (`-` on errors).
+    #[arg(long)]
+    calls_log: Option<PathBuf>,
+}
+
+/// The run's start, the end of its warm-up, and its end.
+#[derive(Clone, Copy)]
+struct Window {
+    t0: Instant,
+    measure_start: Instant,
+    end: Instant,
 }
 
 /// What one worker saw in the measured window.
@@ -70,6 +84,8 @@ struct Args {
 struct Tally {
     latencies_us: Vec<u64>,
     errors: BTreeMap<String, u64>,
+    /// With `--calls-log`: (start since `t0` µs, latency µs, code, model version).
+    calls: Option<Vec<(u64, u64, String, String)>>,
 }
 
 fn texts(dir: &Path) -> anyhow::Result<Vec<String>> {
@@ -119,10 +135,18 @@ async fn worker(
     mut client: TopicClassifierClient<Channel>,
     texts: Arc<Vec<String>>,
     auth: Option<MetadataValue<Ascii>>,
-    measure_start: Instant,
-    end: Instant,
+    window: Window,
+    log_calls: bool,
 ) -> Tally {
-    let mut tally = Tally::default();
+    let Window {
+        t0,
+        measure_start,
+        end,
+    } = window;
+    let mut tally = Tally {
+        calls: log_calls.then(Vec::new),
+        ..Tally::default()
+    };
     let mut next = id % texts.len();
     loop {
         let start = Instant::now();
@@ -145,17 +169,21 @@ async fn worker(
         if start < measure_start || done > end {
             continue;
         }
-        match outcome {
-            Ok(Ok(_)) => tally
-                .latencies_us
-                .push(done.duration_since(start).as_micros() as u64),
-            Ok(Err(status)) => {
-                *tally
-                    .errors
-                    .entry(format!("{:?}", status.code()))
-                    .or_default() += 1
+        let latency_us = done.duration_since(start).as_micros() as u64;
+        let (code, version) = match outcome {
+            Ok(Ok(answer)) => {
+                tally.latencies_us.push(latency_us);
+                ("OK".to_string(), answer.into_inner().model_version)
             }
-            Err(_) => *tally.errors.entry("CLIENT_TIMEOUT".into()).or_default() += 1,
+            Ok(Err(status)) => (format!("{:?}", status.code()), "-".to_string()),
+            Err(_) => ("CLIENT_TIMEOUT".to_string(), "-".to_string()),
+        };
+        if code != "OK" {
+            *tally.errors.entry(code.clone()).or_default() += 1;
+        }
+        if let Some(calls) = &mut tally.calls {
+            let since = start.duration_since(t0).as_micros() as u64;
+            calls.push((since, latency_us, code, version));
         }
     }
     tally
@@ -183,6 +211,9 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let t0 = Instant::now();
+    let t0_unix_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_micros() as u64;
     let measure_start = t0 + Duration::from_secs_f64(args.warmup);
     let end = measure_start + Duration::from_secs_f64(args.duration);
     let workers: Vec<_> = (0..args.concurrency)
@@ -193,8 +224,12 @@ async fn main() -> anyhow::Result<()> {
                 client,
                 texts.clone(),
                 auth.clone(),
-                measure_start,
-                end,
+                Window {
+                    t0,
+                    measure_start,
+                    end,
+                },
+                args.calls_log.is_some(),
             ))
         })
         .collect();
@@ -203,12 +238,23 @@ async fn main() -> anyhow::Result<()> {
 
     let mut latencies = Vec::new();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    let mut calls = Vec::new();
     for w in workers {
         let tally = w.await?;
         latencies.extend(tally.latencies_us);
         for (code, n) in tally.errors {
             *errors.entry(code).or_default() += n;
         }
+        calls.extend(tally.calls.unwrap_or_default());
+    }
+    if let Some(path) = &args.calls_log {
+        use std::io::Write;
+        calls.sort_unstable();
+        let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+        for (since, latency, code, version) in &calls {
+            writeln!(out, "{} {latency} {code} {version}", t0_unix_us + since)?;
+        }
+        out.flush()?;
     }
     let client_cpu = cpu_seconds() - cpu_at_start;
     latencies.sort_unstable();
