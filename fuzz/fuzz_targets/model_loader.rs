@@ -19,7 +19,10 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let k = model.labels().len();
-    if let Ok(a) = model.classify("سيطر الجيش على المدينة. واستقبل الرئيس وفدا روسيا.", &Options::default()) {
+    if let Ok(a) = model.classify(
+        "سيطر الجيش على المدينة. واستقبل الرئيس وفدا روسيا.",
+        &Options::default(),
+    ) {
         assert_eq!(a.shares.len(), k);
         assert!(a.primary < k);
     }

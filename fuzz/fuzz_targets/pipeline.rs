@@ -52,8 +52,15 @@ fuzz_target!(|data: &[u8]| {
     match model.classify(text, &options) {
         Ok(a) => {
             assert_eq!(a.shares.len(), k);
-            assert!(a.shares.iter().all(|p| p.is_finite() && (0.0..=1.0 + 1e-5).contains(p)));
-            assert!(close(a.shares.iter().sum()), "shares sum to {}", a.shares.iter().sum::<f32>());
+            assert!(a
+                .shares
+                .iter()
+                .all(|p| p.is_finite() && (0.0..=1.0 + 1e-5).contains(p)));
+            assert!(
+                close(a.shares.iter().sum()),
+                "shares sum to {}",
+                a.shares.iter().sum::<f32>()
+            );
             assert!(a.primary < k);
             assert!(a.topics.iter().all(|&t| t < k));
             assert!(a.characters <= total_chars);
@@ -64,8 +71,13 @@ fuzz_target!(|data: &[u8]| {
                 assert!(close(s.probabilities.iter().sum()));
                 assert!(s.coverage.known <= s.coverage.tokens);
             }
-            assert!(a.explanations.iter().all(|e| e.len() <= options.explain_top_n));
-            let v = model.vectorize(text, &options).expect("vectorizes what classifies");
+            assert!(a
+                .explanations
+                .iter()
+                .all(|e| e.len() <= options.explain_top_n));
+            let v = model
+                .vectorize(text, &options)
+                .expect("vectorizes what classifies");
             assert!(v.vector.indices.windows(2).all(|w| w[0] < w[1]));
             assert!(v.vector.values.iter().all(|x| x.is_finite()));
         }

@@ -16,7 +16,8 @@ use tasnif::service::{api::Api, http::HttpLayer, layer::CallGuardLayer, metrics:
 use tonic::body::Body;
 use tower::{Layer, ServiceExt};
 
-type Stack = tasnif::service::http::Http<tasnif::service::layer::CallGuard<TopicClassifierServer<Api>>>;
+type Stack =
+    tasnif::service::http::Http<tasnif::service::layer::CallGuard<TopicClassifierServer<Api>>>;
 
 struct Env {
     rt: tokio::runtime::Runtime,
@@ -24,9 +25,16 @@ struct Env {
 }
 
 static ENV: LazyLock<Env> = LazyLock::new(|| {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let classifier = Arc::new(tasnif::Classifier::embedded().unwrap());
-    let limits = Limits { workers: 1, max_connections: 64, ..Limits::default() };
+    let limits = Limits {
+        workers: 1,
+        max_connections: 64,
+        ..Limits::default()
+    };
     let metrics = Arc::new(Metrics::new(&classifier));
     let cell = Arc::new(arc_swap::ArcSwap::new(classifier));
     let max = limits.max_request_bytes;
