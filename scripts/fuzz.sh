@@ -17,7 +17,8 @@ if [ "${1:-}" = "--smoke" ]; then smoke=1; shift; fi
 seconds="${1:-300}"
 targets="${TARGETS:-pipeline model_loader request}"
 command -v cargo-fuzz > /dev/null || { echo "cargo-fuzz missing: cargo install cargo-fuzz" >&2; exit 2; }
-cargo fuzz build -O --fuzz-dir fuzz $targets 2>&1 | tail -1
+# `cargo fuzz build` takes at most one target.
+for t in $targets; do cargo fuzz build -O --fuzz-dir fuzz "$t" 2>&1 | tail -1; done
 # Bounds that make "allocates without bound" a crash: 2 GiB RSS, 512 MiB per malloc.
 common=(-rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=10 -print_final_stats=1)
 status=0
@@ -26,7 +27,8 @@ for t in $targets; do
   log="target/fuzz-logs/$t.log"
   mkdir -p "target/fuzz-corpus/$t" "target/fuzz-logs" "fuzz/artifacts/$t"
   if [ "$smoke" = 1 ]; then
-    args=("$seeds" -- -runs=0 "${common[@]}")
+    dirs=("$seeds"); [ -d "fuzz/regressions/$t" ] && dirs+=("fuzz/regressions/$t")
+    args=("${dirs[@]}" -- -runs=0 "${common[@]}")
   else
     args=("target/fuzz-corpus/$t" "$seeds" -- -max_total_time="$seconds" -max_len=65536 \
       -artifact_prefix="fuzz/artifacts/$t/" "${common[@]}")
