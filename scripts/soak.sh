@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Soak: measures the peak Classify throughput of a release `tasnif serve` briefly (closed
+# loop, c=64 over 8 connections, 10 s), then drives Classify at 80 % of it, open loop
+# (`grpc-load --rate`), for MINUTES (default 10) as back-to-back 10-s windows, sampling
+# the server's resident memory (VmRSS, /proc) and the window's p99 every 10 s.
+#
+# Drift: the median of the last minute's six samples against the median of the second
+# minute's (the first minute is warm-up). Fails if RSS or p99 drift by more than 10 %, or
+# if any call fails. Each window is a fresh grpc-load process (new connections every
+# 10 s); the gap between windows is its start-up, a few ms.
+#   scripts/soak.sh               # needs target/release/tasnif and grpc-load (GRPC_LOAD)
+# Not in CI (10+ minutes). Loopback only. Prints a Markdown table; raw JSON lines in OUT.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MINUTES="${MINUTES:-10}"
+PORT="${PORT:-50077}"
+SHARE="${SHARE:-0.8}"
+GRPC_LOAD="${GRPC_LOAD:-/tmp/grpc-load/target/release/grpc-load}"
+OUT="${OUT:-target/soak.jsonl}"
+if [ ! -x "$GRPC_LOAD" ]; then
+  rm -rf /tmp/grpc-load && cp -r ../shared/tools/grpc-load /tmp/grpc-load && chmod -R u+w /tmp/grpc-load
+  (cd /tmp/grpc-load && cargo build --release --quiet)
+fi
+[ -x target/release/tasnif ] || cargo build --release --quiet --bin tasnif
+DOCS="$(mktemp -d)"
+cp seeds/*.txt "$DOCS/"
+target/release/tasnif serve --addr "127.0.0.1:$PORT" > target/soak-server.log 2>&1 &
+server=$!
+trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$DOCS"' EXIT
+for _ in $(seq 50); do grep -q "127.0.0.1:$PORT" target/soak-server.log && break; sleep 0.1; done
+addr="http://127.0.0.1:$PORT"
+method=/tasnif.v1.TopicClassifier/Classify
+rss() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$server/status"; }
+
+peak_json=$("$GRPC_LOAD" --addr "$addr" --method "$method" --texts-dir "$DOCS" \
+  --concurrency 64 --connections 8 --warmup 2 --duration 10 --json 2>/dev/null)
+peak=$(echo "$peak_json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rps"])')
+rate=$(python3 -c "print(int($peak * $SHARE))")
+echo "peak: $peak ok/s (closed loop, c=64); soak rate: $rate req/s for $MINUTES min; server RSS $(rss) MiB"
+
+: > "$OUT"
+windows=$((MINUTES * 6))
+echo "| t (s) | ok/s | p50 ms | p99 ms | errors | RSS MiB |"
+echo "|---|---|---|---|---|---|"
+for w in $(seq "$windows"); do
+  line=$("$GRPC_LOAD" --addr "$addr" --method "$method" --texts-dir "$DOCS" --rate "$rate" \
+    --concurrency 512 --connections 8 --warmup 0 --duration 10 --json 2>/dev/null || true)
+  mem=$(rss)
+  echo "{\"window\":$w,\"rss_mib\":$mem,\"load\":${line:-null}}" >> "$OUT"
+  echo "$line" | python3 -c '
+import json, sys
+w, mem = int(sys.argv[1]), sys.argv[2]
+try: r = json.load(sys.stdin)
+except Exception: r = {"rps": 0, "p50_us": 0, "p99_us": 0, "errors": {"NO_OUTPUT": 1}}
+errs = sum(r.get("errors", {}).values()) + r.get("incomplete", 0)
+print(f"| {w*10} | {r[\"rps\"]:.0f} | {r[\"p50_us\"]/1000:.2f} | {r[\"p99_us\"]/1000:.2f} | {errs} | {mem} |")
+' "$w" "$mem"
+done
+
+python3 - "$OUT" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+def col(f): return [f(r) for r in rows]
+rss = col(lambda r: r["rss_mib"])
+p99 = col(lambda r: (r["load"] or {}).get("p99_us", 0) / 1000)
+errors = sum(sum((r["load"] or {"errors": {"NO_OUTPUT": 1}}).get("errors", {}).values())
+             + (r["load"] or {}).get("incomplete", 0) for r in rows)
+second, last = slice(6, 12), slice(-6, None)
+ok = errors == 0
+for name, xs in (("RSS MiB", rss), ("p99 ms", p99)):
+    a, b = statistics.median(xs[second]), statistics.median(xs[last])
+    drift = b / a - 1 if a else float("inf")
+    flag = abs(drift) <= 0.10
+    ok &= flag
+    print(f"{name}: second-minute median {a:.2f}, last-minute median {b:.2f}, drift {drift:+.1%} ({'ok' if flag else 'OVER 10 %'})")
+print(f"errors: {errors}")
+print("SOAK PASSED" if ok else "SOAK FAILED")
+sys.exit(0 if ok else 1)
+PY
