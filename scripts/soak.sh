@@ -53,9 +53,17 @@ w, mem = int(sys.argv[1]), sys.argv[2]
 try: r = json.load(sys.stdin)
 except Exception: r = {"rps": 0, "p50_us": 0, "p99_us": 0, "errors": {"NO_OUTPUT": 1}}
 errs = sum(r.get("errors", {}).values()) + r.get("incomplete", 0)
-print(f"| {w*10} | {r[\"rps\"]:.0f} | {r[\"p50_us\"]/1000:.2f} | {r[\"p99_us\"]/1000:.2f} | {errs} | {mem} |")
+rps, p50, p99 = r["rps"], r["p50_us"] / 1000, r["p99_us"] / 1000
+print(f"| {w*10} | {rps:.0f} | {p50:.2f} | {p99:.2f} | {errs} | {mem} |")
 ' "$w" "$mem"
 done
+
+# The same closed-loop peak again, on the same server: a server that degraded over the
+# soak answers fewer calls now; a machine that got busier shows in both.
+after_json=$("$GRPC_LOAD" --addr "$addr" --method "$method" --texts-dir "$DOCS" \
+  --concurrency 64 --connections 8 --warmup 2 --duration 10 --json 2>/dev/null)
+after=$(echo "$after_json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rps"])')
+echo "peak after the soak: $after ok/s (before: $peak); server RSS $(rss) MiB"
 
 python3 - "$OUT" <<'PY'
 import json, statistics, sys
@@ -73,6 +81,17 @@ for name, xs in (("RSS MiB", rss), ("p99 ms", p99)):
     flag = abs(drift) <= 0.10
     ok &= flag
     print(f"{name}: second-minute median {a:.2f}, last-minute median {b:.2f}, drift {drift:+.1%} ({'ok' if flag else 'OVER 10 %'})")
+def trend(xs):
+    # least-squares slope over the soak after the warm-up minute, as the change it makes
+    # from start to end, relative to the median: less sensitive to one noisy window.
+    xs = xs[6:]
+    n = len(xs)
+    mt, mx = (n - 1) / 2, sum(xs) / n
+    b = sum((t - mt) * (x - mx) for t, x in enumerate(xs)) / sum((t - mt) ** 2 for t in range(n))
+    return b * (n - 1) / statistics.median(xs)
+p50 = col(lambda r: (r["load"] or {}).get("p50_us", 0) / 1000)
+print("fitted trend, minute 2 to the end: RSS %+.1f%%, p50 %+.1f%%, p99 %+.1f%% (information)"
+      % (100 * trend(rss), 100 * trend(p50), 100 * trend(p99)))
 print(f"errors: {errors}")
 print("SOAK PASSED" if ok else "SOAK FAILED")
 sys.exit(0 if ok else 1)

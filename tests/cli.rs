@@ -611,10 +611,10 @@ fn the_readmes_grpcurl_lines_print_what_the_readme_shows() {
     );
 }
 
-/// The Python and Node clients shown in the README (examples/clients), run against a
+/// The Python, Node and Go clients shown in the README (examples/clients), run against a
 /// server: each prints the primary label and scores the CLI prints for the same text.
 #[test]
-fn the_readmes_python_and_node_clients_work() {
+fn the_readmes_python_node_and_go_clients_work() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
     for file in ["classify.py", "classify.js", "classify.go"] {
         let code = std::fs::read_to_string(root().join("examples/clients").join(file)).unwrap();
@@ -706,6 +706,90 @@ fn the_readmes_python_and_node_clients_work() {
         check("node", &out);
     } else {
         skip("node with @grpc/grpc-js and @grpc/proto-loader (NODE_PATH)");
+    }
+
+    // Go in GOPATH mode (modules cannot be fetched here) against Debian's packages:
+    // golang-go, golang-google-grpc-dev, golang-google-protobuf-dev (protoc-gen-go is
+    // built from its source), golang-github-golang-protobuf-1-5-dev (grpc-go 1.33's codec
+    // over protobuf-go messages) and protoc-gen-go-grpc; grpc_tools' protoc generates the code.
+    let gocode = std::path::Path::new("/usr/share/gocode/src");
+    let has_go = has_python
+        && Command::new("go")
+            .arg("version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+        && gocode.join("google.golang.org/grpc").is_dir()
+        // golang/protobuf 1.5 (its go.mod requires protobuf-go), not 1.3.
+        && std::fs::read_to_string(gocode.join("github.com/golang/protobuf/go.mod"))
+            .is_ok_and(|m| m.contains("google.golang.org/protobuf"))
+        && gocode
+            .join("google.golang.org/protobuf/cmd/protoc-gen-go")
+            .is_dir()
+        && Command::new("protoc-gen-go-grpc")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if has_go {
+        let dir = tempfile::tempdir().unwrap();
+        let go = |args: &[&str]| {
+            let mut c = Command::new("go");
+            c.args(args)
+                .env("GO111MODULE", "off")
+                .env("GOFLAGS", "")
+                .env(
+                    "GOPATH",
+                    format!("{}:/usr/share/gocode", dir.path().display()),
+                )
+                .env("GOCACHE", dir.path().join("cache"))
+                .current_dir(root());
+            c
+        };
+        let plugin = dir.path().join("protoc-gen-go");
+        let out = go(&["build", "-o", plugin.to_str().unwrap()])
+            .arg("google.golang.org/protobuf/cmd/protoc-gen-go")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(&src).unwrap();
+        let out = Command::new(&python)
+            .args(["-m", "grpc_tools.protoc", "-Iproto"])
+            .arg(format!("--plugin=protoc-gen-go={}", plugin.display()))
+            .arg(format!("--go_out={}", src.display()))
+            .arg(format!("--go-grpc_out={}", src.display()))
+            .arg("proto/tasnif/v1/tasnif.proto")
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let client = dir.path().join("classify");
+        let out = go(&[
+            "build",
+            "-o",
+            client.to_str().unwrap(),
+            "examples/clients/classify.go",
+        ])
+        .output()
+        .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = Command::new(&client).args([&addr, text]).output().unwrap();
+        check("go", &out);
+    } else {
+        skip("go with Debian's golang-google-grpc-dev, golang-google-protobuf-dev, golang-github-golang-protobuf-1-5-dev, protoc-gen-go-grpc and python grpcio-tools");
     }
     sigterm(&child);
     assert_eq!(

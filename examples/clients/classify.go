@@ -1,8 +1,12 @@
-// Classify a text with a tasnif server from Go (not run in CI: Go modules cannot be
-// fetched on the build machines; the Python and Node clients beside it are).
+// Classify a text with a tasnif server from Go. With Go modules:
 //
 //	protoc -Iproto --go_out=. --go-grpc_out=. proto/tasnif/v1/tasnif.proto
 //	go run classify.go localhost:50051 "سيطر الجيش على المدينة"
+//
+// (go.mod: module tasnif, requiring google.golang.org/grpc and google.golang.org/protobuf).
+// tests/cli.rs runs it in GOPATH mode against Debian's Go packages (grpc-go 1.33), so it
+// sticks to calls every grpc-go since then has (grpc.Dial, grpc.WithInsecure: deprecated in
+// newer releases, not removed; there, grpc.NewClient and insecure.NewCredentials()).
 package main
 
 import (
@@ -13,13 +17,12 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
-	tasnif "tasnif/gen/go/tasnif/v1" // go_package in tasnif.proto; go.mod: module tasnif
+	tasnif "tasnif/gen/go/tasnif/v1" // go_package in tasnif.proto
 )
 
 func main() {
-	conn, err := grpc.NewClient(os.Args[1], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.Dial(os.Args[1], grpc.WithInsecure())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -33,7 +36,11 @@ func main() {
 	if err != nil {
 		log.Fatal(err) // e.g. rpc error: code = InvalidArgument desc = text contains no Arabic letters…
 	}
-	fmt.Println(r.Primary, r.Scores)
+	fmt.Print(r.Primary)
+	for _, s := range r.Scores {
+		fmt.Printf(" %s:%.3f", s.Label, s.Probability)
+	}
+	fmt.Println()
 	for _, s := range r.Segments {
 		fmt.Println(s.Start, s.End, s.Label)
 	}
