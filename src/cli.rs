@@ -181,6 +181,10 @@ pub struct TuneArgs {
     /// the small grid of vector scale × `other` count around the shipped settings.
     #[arg(long)]
     pub compare_only: bool,
+    /// Only the prior-correction rows (the bias moved toward equal label priors), at the
+    /// shipped settings.
+    #[arg(long)]
+    pub priors_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -727,6 +731,30 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
         alpha,
         max_iterations: 200,
     };
+    if args.priors_only {
+        let (labels, _) = model::examples(&segments)?;
+        for (name, topics_only, strength) in [
+            ("priors as trained", false, 0.0f32),
+            ("topic priors equal x0.5", true, 0.5),
+            ("topic priors equal", true, 1.0),
+            ("all priors equal x0.5", false, 0.5),
+            ("all priors equal", false, 1.0),
+        ] {
+            let row = tune_row_with(
+                &base,
+                &segments,
+                &all_other,
+                Some(&vectors),
+                report,
+                &|train| {
+                    let (v, m) = train::fit(&base, &labels, train, Some(&vectors))?;
+                    Ok((v, train::equalize_priors(m, train, topics_only, strength)))
+                },
+            )?;
+            print(name, &row);
+        }
+        return Ok(());
+    }
     if args.compare_only {
         let files = std::iter::once(&args.inputs.vectors).chain(&args.compare_vectors);
         for path in files {

@@ -123,6 +123,34 @@ pub fn fit(
     Ok((vectorizer, LinearModel::new(labels.to_vec(), weights, bias)))
 }
 
+/// Moves `model`'s bias from the label priors of its training examples toward equal
+/// priors: `b_c += strength · (ln(1/K) − ln(n_c/N))` over the K labels that have examples
+/// (or, with `topics_only`, over the topic labels only, `other` untouched). A logistic
+/// regression's intercepts absorb the training data's label shares; this is the standard
+/// correction when the shares met in use are unknown.
+pub fn equalize_priors(
+    model: LinearModel,
+    examples: &[Example],
+    topics_only: bool,
+    strength: f32,
+) -> LinearModel {
+    let labels = model.labels().to_vec();
+    let mut counts = vec![0f64; labels.len()];
+    for e in examples.iter().filter(|e| e.train) {
+        counts[e.label] += f64::from(e.weight.max(1));
+    }
+    let chosen: Vec<usize> = (0..labels.len())
+        .filter(|&c| counts[c] > 0.0 && !(topics_only && labels[c] == crate::OTHER))
+        .collect();
+    let total: f64 = chosen.iter().map(|&c| counts[c]).sum();
+    let mut bias = model.bias().to_vec();
+    for &c in &chosen {
+        let share = counts[c] / total;
+        bias[c] += strength * ((1.0 / chosen.len() as f64).ln() - share.ln()) as f32;
+    }
+    LinearModel::new(labels, model.weights().to_vec(), bias)
+}
+
 /// Self-training: segments of unlabelled text that the model, fitted on the labelled
 /// examples, gives a topic label with at least `min_probability` (uncalibrated) are added
 /// as examples of that label — the `per_label` most confident per topic — and the model
