@@ -185,6 +185,14 @@ pub struct TuneArgs {
     /// shipped settings.
     #[arg(long)]
     pub priors_only: bool,
+    /// Only the rows for words outside the vectors' vocabulary given a vector from their
+    /// character n-grams, at the shipped settings.
+    #[arg(long)]
+    pub oov_only: bool,
+    /// Only the rows for the vectors at lower precision (2–8 bits a value), at the
+    /// shipped settings.
+    #[arg(long)]
+    pub precision_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -731,6 +739,67 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
         alpha,
         max_iterations: 200,
     };
+    if args.precision_only {
+        for bits in [8u32, 6, 4, 3, 2] {
+            let v = Arc::new(vectors.requantized(bits)?);
+            let mib =
+                (vectors.len() * vectors.dims()) as f64 * f64::from(bits) / 8.0 / (1 << 20) as f64;
+            print(
+                &format!("{bits}-bit values ({mib:.1} MiB of vectors)"),
+                &tune_row(&base, &segments, &all_other, Some(&v), report)?,
+            );
+        }
+        return Ok(());
+    }
+    if args.oov_only {
+        use crate::embedding::subword::SubwordVectors;
+        let analyzer = crate::text::Analyzer::new(vectors.header().pipeline);
+        let mut buf = String::new();
+        let mut keys_of = |texts: &mut dyn Iterator<Item = &str>| {
+            let (mut tokens, mut oov, mut keys) = (0usize, 0usize, Vec::new());
+            for text in texts {
+                crate::text::tokenize::for_each_raw_word(text, |raw| {
+                    buf.clear();
+                    analyzer.normalizer().normalize_into(raw, &mut buf);
+                    if let Some(key) = analyzer.word_key(&buf) {
+                        tokens += 1;
+                        if vectors.lookup(key).is_none() {
+                            oov += 1;
+                            keys.push(key.to_string());
+                        }
+                    }
+                });
+            }
+            (tokens, oov, keys)
+        };
+        let (t1, o1, mut keys) = keys_of(&mut segments.iter().map(|s| s.text.as_str()));
+        let (t2, o2, k2) = keys_of(&mut all_other.iter().map(|e| e.text.as_str()));
+        keys.extend(k2);
+        println!(
+            "word tokens outside the vectors: seeds {o1} of {t1}, corpus `other` {o2} of {t2}"
+        );
+        if let Some(rows) = report {
+            let (t3, o3, k3) = keys_of(&mut rows.iter().map(|s| s.text.as_str()));
+            keys.extend(k3);
+            println!("report file: {o3} of {t3}");
+        }
+        let mut idfs: Vec<f32> = (0..vectors.len()).map(|i| vectors.idf(i as u32)).collect();
+        idfs.sort_by(f32::total_cmp);
+        let (median, max) = (idfs[idfs.len() / 2], idfs[idfs.len() - 1]);
+        let sub = SubwordVectors::derive(&vectors, 3, 5);
+        for (name, words, idf) in [
+            ("vocabulary only (re-quantized)", &[][..], max),
+            ("+ n-gram vectors, idf = max", &keys[..], max),
+            ("+ n-gram vectors, idf = median", &keys[..], median),
+        ] {
+            let v = Arc::new(sub.extend(&vectors, words, idf)?);
+            print(
+                &format!("{name} ({} words)", v.len()),
+                &tune_row(&base, &segments, &all_other, Some(&v), report)?,
+            );
+        }
+        return Ok(());
+    }
     if args.priors_only {
         let (labels, _) = model::examples(&segments)?;
         for (name, topics_only, strength) in [

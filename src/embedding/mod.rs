@@ -17,6 +17,7 @@
 //! vectors  i8 × words × dims  (unit vectors, quantized: v ≈ scale · q)
 //! ```
 
+pub mod subword;
 pub mod train;
 
 use serde::{Deserialize, Serialize};
@@ -198,6 +199,27 @@ impl WordVectors {
         v.data = self.data[..n * d].to_vec();
         v.sha256 = crate::model::artifact::sha256_hex(&v.to_bytes());
         Ok(v)
+    }
+
+    /// The same vectors with each value rounded to `bits` bits (per-row scale, symmetric)
+    /// and stored again: for the precision curve of `tasnif tune --precision-only`.
+    pub fn requantized(&self, bits: u32) -> Result<Self, ModelError> {
+        let levels = ((1i32 << (bits.clamp(2, 8) - 1)) - 1) as f32;
+        let matrix: Vec<Vec<f32>> = (0..self.words.len())
+            .map(|i| {
+                let row: Vec<f32> = self.vector(i as u32).collect();
+                let max = row.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+                let s = if max > 0.0 { max / levels } else { 1.0 };
+                row.iter().map(|x| (x / s).round() * s).collect()
+            })
+            .collect();
+        Self::from_float(
+            self.header.pipeline,
+            self.header.provenance.clone(),
+            self.words.iter().map(String::from).collect(),
+            self.idf.clone(),
+            &matrix,
+        )
     }
 
     fn check(&self) -> Result<(), ModelError> {
@@ -413,6 +435,29 @@ mod tests {
             &[vec![3.0, 4.0], vec![1.0, 0.0], vec![0.0, -2.0]],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn requantizing_keeps_directions_and_coarsens_values() {
+        let v = WordVectors::from_float(
+            PipelineConfig::default(),
+            provenance(),
+            vec!["جيش".into()],
+            vec![1.0],
+            &[vec![0.9, 0.5, 0.3, 0.1, -0.2, -0.7]],
+        )
+        .unwrap();
+        let x: Vec<f32> = v.vector(0).collect();
+        let same: Vec<f32> = v.requantized(8).unwrap().vector(0).collect();
+        let cos = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+        assert!(cos(&x, &same) > 0.999);
+        // 2 bits: every value is -m, 0 or +m for the row's largest magnitude m.
+        let coarse: Vec<f32> = v.requantized(2).unwrap().vector(0).collect();
+        let m = coarse.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        assert!(coarse
+            .iter()
+            .all(|x| x.abs() < 0.02 || (x.abs() - m).abs() < 0.02));
+        assert!(cos(&x, &coarse) < cos(&x, &same));
     }
 
     #[test]

@@ -355,6 +355,38 @@ pub fn argmax(s: &[f32]) -> usize {
 mod tests {
     use super::*;
 
+    #[test]
+    fn equal_priors_move_the_bias_by_the_log_share() {
+        let labels: Vec<String> = ["diplomacy", "negotiations", "other"]
+            .map(String::from)
+            .to_vec();
+        let model = LinearModel::new(labels.clone(), vec![0.0; 3], vec![0.0; 3]);
+        let example = |label, weight| Example {
+            doc: "d".into(),
+            text: String::new(),
+            label,
+            train: true,
+            weight,
+        };
+        // Shares by weight: diplomacy 1/8, negotiations 3/8, other 4/8.
+        let ex = vec![example(0, 1), example(1, 3), example(2, 2), example(2, 2)];
+        let all = equalize_priors(model.clone(), &ex, false, 1.0);
+        let want = |share: f64, k: f64| ((1.0 / k).ln() - share.ln()) as f32;
+        for (b, w) in all
+            .bias()
+            .iter()
+            .zip([want(0.125, 3.0), want(0.375, 3.0), want(0.5, 3.0)])
+        {
+            assert!((b - w).abs() < 1e-6, "{:?}", all.bias());
+        }
+        // Topics only: shares within the topics (1/4, 3/4), `other` untouched; half strength.
+        let topics = equalize_priors(model, &ex, true, 0.5);
+        assert!((topics.bias()[0] - 0.5 * want(0.25, 2.0)).abs() < 1e-6);
+        assert!((topics.bias()[1] - 0.5 * want(0.75, 2.0)).abs() < 1e-6);
+        assert_eq!(topics.bias()[2], 0.0);
+        assert_eq!(topics.weights(), &[0.0; 3]);
+    }
+
     fn labels() -> Vec<String> {
         ["diplomacy", "military", "negotiations"]
             .map(String::from)
