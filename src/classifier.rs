@@ -175,12 +175,23 @@ impl Classifier {
         bytes: &[u8],
         vectors: Option<Arc<WordVectors>>,
     ) -> Result<Self, ModelError> {
+        Self::parse(bytes, vectors, None)
+    }
+
+    /// [`Classifier::from_bytes_with`], with the file's SHA-256 when it is already known.
+    fn parse(
+        bytes: &[u8],
+        vectors: Option<Arc<WordVectors>>,
+        sha256: Option<&str>,
+    ) -> Result<Self, ModelError> {
         let started = std::time::Instant::now();
         // Hashing (the model's version), parsing, and loading the embedded vectors are
         // independent: hash and parse the vectors on short-lived threads (not rayon's global
         // pool, which the server would otherwise never start).
         let (file, sha256, embedded) = std::thread::scope(|scope| {
-            let sha256 = scope.spawn(|| crate::model::artifact::sha256_hex(bytes));
+            let sha256 = scope.spawn(|| {
+                sha256.map_or_else(|| crate::model::artifact::sha256_hex(bytes), String::from)
+            });
             let embedded = vectors.is_none().then(|| scope.spawn(embedded_vectors));
             let file = ModelFile::from_bytes(bytes);
             (
@@ -203,7 +214,11 @@ impl Classifier {
 
     /// The model embedded in the binary.
     pub fn embedded() -> Result<Self, ModelError> {
-        Self::from_bytes(EMBEDDED_MODEL)
+        Self::parse(
+            EMBEDDED_MODEL,
+            None,
+            Some(crate::model::artifact::EMBEDDED_MODEL_SHA256),
+        )
     }
 
     /// Loads a model from disk (with the embedded vectors if it needs vectors).

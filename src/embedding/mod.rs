@@ -282,6 +282,11 @@ impl WordVectors {
 
     /// Parses and checks a vectors file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
+        Self::parse(bytes, None)
+    }
+
+    /// [`WordVectors::from_bytes`], with the file's SHA-256 when it is already known.
+    fn parse(bytes: &[u8], sha256: Option<&str>) -> Result<Self, ModelError> {
         let parse = |m: &str| ModelError::Parse(format!("vectors file: {m}"));
         let rest = bytes
             .strip_prefix(MAGIC)
@@ -334,7 +339,7 @@ impl WordVectors {
         let idf = floats(&rest[..4 * n]);
         let scale = floats(&rest[4 * n..8 * n]);
         let data = rest[8 * n..].iter().map(|&b| b as i8).collect();
-        let sha256 = crate::model::artifact::sha256_hex(bytes);
+        let sha256 = sha256.map_or_else(|| crate::model::artifact::sha256_hex(bytes), String::from);
         let mut v = Self {
             header,
             words,
@@ -349,9 +354,12 @@ impl WordVectors {
         Ok(v)
     }
 
-    /// The vectors embedded in the binary.
+    /// The vectors embedded in the binary (their SHA-256 computed at build time).
     pub fn embedded() -> Result<Self, ModelError> {
-        Self::from_bytes(EMBEDDED_VECTORS)
+        Self::parse(
+            EMBEDDED_VECTORS,
+            Some(crate::model::artifact::EMBEDDED_VECTORS_SHA256),
+        )
     }
 
     /// Loads a vectors file from disk.
@@ -435,6 +443,24 @@ mod tests {
             &[vec![3.0, 4.0], vec![1.0, 0.0], vec![0.0, -2.0]],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn the_build_time_hashes_are_the_embedded_files_hashes() {
+        use crate::model::artifact::{sha256_hex, EMBEDDED_MODEL_SHA256, EMBEDDED_VECTORS_SHA256};
+        assert_eq!(EMBEDDED_VECTORS_SHA256, sha256_hex(EMBEDDED_VECTORS));
+        assert_eq!(
+            EMBEDDED_MODEL_SHA256,
+            sha256_hex(crate::classifier::EMBEDDED_MODEL)
+        );
+        assert_eq!(
+            WordVectors::embedded().unwrap().sha256(),
+            EMBEDDED_VECTORS_SHA256
+        );
+        assert_eq!(
+            crate::Classifier::embedded().unwrap().sha256(),
+            EMBEDDED_MODEL_SHA256
+        );
     }
 
     #[test]

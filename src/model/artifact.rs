@@ -304,6 +304,10 @@ impl ModelFile {
     }
 }
 
+// EMBEDDED_MODEL_SHA256 and EMBEDDED_VECTORS_SHA256 (build.rs): the embedded files'
+// hashes, so starting does not hash them again (a test checks they match).
+include!(concat!(env!("OUT_DIR"), "/embedded_sha256.rs"));
+
 /// Lower-case hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
