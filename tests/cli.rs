@@ -1248,3 +1248,60 @@ fn train_writes_its_own_file_not_the_embedded_model() {
         "training is deterministic"
     );
 }
+
+/// `tasnif vectors` (the README's command) on a small corpus made of the seed sentences:
+/// it writes a vectors file that loads, holds the corpus' frequent words, records the
+/// corpus' SHA-256, and is the same bytes when run again (the trainer is deterministic).
+#[test]
+fn vectors_learns_a_loadable_file_the_same_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let labels = std::fs::read_to_string(root().join("seeds/labels.tsv")).unwrap();
+    let corpus: String = labels
+        .lines()
+        .skip(1)
+        .enumerate()
+        .map(|(i, l)| {
+            let text = l.splitn(4, '\t').nth(3).unwrap();
+            serde_json::json!({"id": i.to_string(), "category": "politic", "text": text})
+                .to_string()
+                + "\n"
+        })
+        .collect();
+    let corpus_path = dir.path().join("corpus.jsonl");
+    std::fs::write(&corpus_path, &corpus).unwrap();
+    let run = |out: &std::path::Path| {
+        tasnif_ok(&[
+            "vectors",
+            "--corpus",
+            corpus_path.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--dims",
+            "8",
+            "--vocabulary",
+            "100",
+        ]);
+        std::fs::read(out).unwrap()
+    };
+    let (a, b) = (
+        run(&dir.path().join("a.bin")),
+        run(&dir.path().join("b.bin")),
+    );
+    assert_eq!(a, b, "the same corpus and settings gave different files");
+    let v = tasnif::embedding::WordVectors::from_bytes(&a).unwrap();
+    assert_eq!((v.len(), v.dims()), (100, 8));
+    // Words as the pipeline keys them (normalized: ة → ه; proclitics stripped), the most
+    // frequent first: the seeds are about Syria, Geneva and the army.
+    assert_eq!(v.words().next(), Some("سوريه"));
+    for w in ["جنيف", "جيش", "داعش"] {
+        assert!(v.lookup(w).is_some(), "{w} missing");
+    }
+    let sha: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(corpus.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    assert_eq!(v.header().provenance.corpus_sha256, sha);
+}
