@@ -193,6 +193,10 @@ pub struct TuneArgs {
     /// shipped settings.
     #[arg(long)]
     pub precision_only: bool,
+    /// Only the rows for boilerplate (segments recurring in many corpus articles) as
+    /// `other` examples, held out in CV beside the section sentences.
+    #[arg(long)]
+    pub boilerplate_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -739,6 +743,36 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
         alpha,
         max_iterations: 200,
     };
+    if args.boilerplate_only {
+        for min_articles in [10usize, 20] {
+            let recurring = crate::corpus::recurring_segments(&args.inputs.corpus, min_articles)?;
+            println!(
+                "\nsegments recurring in >= {min_articles} articles: {}; pool = 80 section \
+                 sentences + all of them, rows train on the first 20 sections + the first m",
+                recurring.len()
+            );
+            let (first, rest) = all_other.split_at(base.other.count.min(all_other.len()));
+            for m in [0usize, 5, 10, 20, 40] {
+                if m > recurring.len() {
+                    continue;
+                }
+                let pool: Vec<_> = first
+                    .iter()
+                    .chain(&recurring[..m])
+                    .chain(rest)
+                    .chain(&recurring[m..])
+                    .cloned()
+                    .collect();
+                let mut c = base;
+                c.other.count = first.len() + m;
+                print(
+                    &format!("sections 20 + recurring {m}"),
+                    &tune_row(&c, &segments, &pool, Some(&vectors), report)?,
+                );
+            }
+        }
+        return Ok(());
+    }
     if args.precision_only {
         for bits in [8u32, 6, 4, 3, 2] {
             let v = Arc::new(vectors.requantized(bits)?);

@@ -225,6 +225,47 @@ pub fn news_sentences(
     Ok(out)
 }
 
+/// Site boilerplate and bylines, as the labelling guide calls them `other`: segments
+/// (10–300 characters, with an Arabic letter) that recur verbatim in at least
+/// `min_articles` articles of the corpus — "all articles reflect their authors' views",
+/// "install our app", "source: …" — ordered by the SHA-256 of their text. Category
+/// `recurring`.
+pub fn recurring_segments(
+    path: &Path,
+    min_articles: usize,
+) -> Result<Vec<OtherExample>, DataError> {
+    let mut counts: rustc_hash::FxHashMap<String, (usize, String)> = Default::default();
+    for_each_article(path, |a| {
+        let mut seen = rustc_hash::FxHashSet::default();
+        for span in segment(&a.text) {
+            let s = span.text(&a.text).trim();
+            let n = s.chars().count();
+            if (10..=300).contains(&n) && crate::text::has_arabic_letter(s) && seen.insert(s) {
+                let e = counts
+                    .entry(s.to_string())
+                    .or_insert_with(|| (0, a.id.clone()));
+                e.0 += 1;
+            }
+        }
+    })?;
+    let mut out: Vec<([u8; 32], OtherExample)> = counts
+        .into_iter()
+        .filter(|(_, (n, _))| *n >= min_articles)
+        .map(|(text, (_, id))| {
+            (
+                Sha256::digest(text.as_bytes()).into(),
+                OtherExample {
+                    id,
+                    category: "recurring".into(),
+                    text,
+                },
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out.into_iter().map(|(_, e)| e).collect())
+}
+
 /// The first sentence of `text` (by the guide's segmentation) with a length in the rule's
 /// bounds and an Arabic letter.
 fn first_sentence(text: &str, rule: &OtherRule) -> Option<String> {
