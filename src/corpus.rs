@@ -262,7 +262,7 @@ pub fn recurring_segments(
             )
         })
         .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.sort_by_key(|a| a.0);
     Ok(out.into_iter().map(|(_, e)| e).collect())
 }
 
@@ -281,6 +281,30 @@ fn first_sentence(text: &str, rule: &OtherRule) -> Option<String> {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn recurring_segments_are_lines_many_articles_share() {
+        let dir = tempfile::tempdir().unwrap();
+        let boiler = "جميع المقالات المنشورة تمثل رأي كتابها فقط";
+        let lines: Vec<String> = (0..3)
+            .map(|i| {
+                serde_json::json!({
+                    "id": format!("a{i}"),
+                    "category": "politic",
+                    // twice in one article: counted once for it
+                    "text": format!("خبر رقم {i} عن زيارة الوزير إلى العاصمة\n{boiler}\n{boiler}"),
+                })
+                .to_string()
+            })
+            .collect();
+        let path = dir.path().join("c.jsonl");
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let found = recurring_segments(&path, 3).unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].text, boiler);
+        assert_eq!(found[0].category, "recurring");
+        assert!(recurring_segments(&path, 4).unwrap().is_empty());
+    }
 
     fn write_corpus(dir: &Path, compressed: bool) -> std::path::PathBuf {
         let lines = [
