@@ -177,26 +177,26 @@ pub struct TuneArgs {
     /// Also print macro-F1 on this labelled file (for the record; selection is by CV only).
     #[arg(long)]
     pub report: Option<PathBuf>,
-    /// Only compare the vectors files (`--vectors` and every `--compare-vectors`), each on
-    /// the small grid of vector scale × `other` count around the shipped settings.
-    #[arg(long)]
-    pub compare_only: bool,
-    /// Only the prior-correction rows (the bias moved toward equal label priors), at the
-    /// shipped settings.
-    #[arg(long)]
-    pub priors_only: bool,
-    /// Only the rows for words outside the vectors' vocabulary given a vector from their
-    /// character n-grams, at the shipped settings.
-    #[arg(long)]
-    pub oov_only: bool,
-    /// Only the rows for the vectors at lower precision (2–8 bits a value), at the
-    /// shipped settings.
-    #[arg(long)]
-    pub precision_only: bool,
-    /// Only the rows for boilerplate (segments recurring in many corpus articles) as
-    /// `other` examples, held out in CV beside the section sentences.
-    #[arg(long)]
-    pub boilerplate_only: bool,
+    /// Run one part of the comparison only (no grid), at the shipped settings.
+    #[arg(long, value_enum)]
+    pub only: Option<TuneSection>,
+}
+
+/// The parts of `tasnif tune` that run on their own (`--only`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TuneSection {
+    /// The vectors files (`--vectors` and every `--compare-vectors`), each on the small
+    /// grid of vector scale × `other` count around the shipped settings.
+    Vectors,
+    /// The bias moved toward equal label priors.
+    Priors,
+    /// Words outside the vectors' vocabulary given a vector from their character n-grams.
+    Oov,
+    /// The vectors at lower precision (2–8 bits a value).
+    Precision,
+    /// Boilerplate (segments recurring in many corpus articles) as `other` examples,
+    /// held out in CV beside the section sentences.
+    Boilerplate,
 }
 
 #[derive(Debug, Args)]
@@ -743,7 +743,7 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
         alpha,
         max_iterations: 200,
     };
-    if args.boilerplate_only {
+    if args.only == Some(TuneSection::Boilerplate) {
         for min_articles in [10usize, 20] {
             let recurring = crate::corpus::recurring_segments(&args.inputs.corpus, min_articles)?;
             println!(
@@ -773,7 +773,7 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
         }
         return Ok(());
     }
-    if args.precision_only {
+    if args.only == Some(TuneSection::Precision) {
         for bits in [8u32, 6, 4, 3, 2] {
             let v = Arc::new(vectors.requantized(bits)?);
             let mib =
@@ -785,7 +785,7 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
         }
         return Ok(());
     }
-    if args.oov_only {
+    if args.only == Some(TuneSection::Oov) {
         use crate::embedding::subword::SubwordVectors;
         let analyzer = crate::text::Analyzer::new(vectors.header().pipeline);
         let mut buf = String::new();
@@ -834,7 +834,7 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
         }
         return Ok(());
     }
-    if args.priors_only {
+    if args.only == Some(TuneSection::Priors) {
         let (labels, _) = model::examples(&segments)?;
         for (name, topics_only, strength) in [
             ("priors as trained", false, 0.0f32),
@@ -858,7 +858,7 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
         }
         return Ok(());
     }
-    if args.compare_only {
+    if args.only == Some(TuneSection::Vectors) {
         let files = std::iter::once(&args.inputs.vectors).chain(&args.compare_vectors);
         for path in files {
             let v = Arc::new(WordVectors::load(path)?);

@@ -114,6 +114,17 @@ fn tasnif_ok(args: &[&str]) -> Vec<u8> {
 
 /// Runs `tasnif ARGS` (with `stdin` as its standard input, if given) and returns its exit
 /// code, stdout and stderr.
+/// Runs `command` to the end and fails the test with its stderr if it did not succeed.
+fn run_ok(command: &mut Command) -> std::process::Output {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn tasnif_run(args: &[&str], stdin: Option<&str>) -> (Option<i32>, String, String) {
     let mut child = Command::new(BIN)
         .args(args)
@@ -747,45 +758,28 @@ fn the_readmes_python_node_and_go_clients_work() {
             c
         };
         let plugin = dir.path().join("protoc-gen-go");
-        let out = go(&["build", "-o", plugin.to_str().unwrap()])
-            .arg("google.golang.org/protobuf/cmd/protoc-gen-go")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            go(&["build", "-o", plugin.to_str().unwrap()])
+                .arg("google.golang.org/protobuf/cmd/protoc-gen-go"),
         );
         let src = dir.path().join("src");
         std::fs::create_dir_all(&src).unwrap();
-        let out = Command::new(&python)
-            .args(["-m", "grpc_tools.protoc", "-Iproto"])
-            .arg(format!("--plugin=protoc-gen-go={}", plugin.display()))
-            .arg(format!("--go_out={}", src.display()))
-            .arg(format!("--go-grpc_out={}", src.display()))
-            .arg("proto/tasnif/v1/tasnif.proto")
-            .current_dir(root())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        run_ok(
+            Command::new(&python)
+                .args(["-m", "grpc_tools.protoc", "-Iproto"])
+                .arg(format!("--plugin=protoc-gen-go={}", plugin.display()))
+                .arg(format!("--go_out={}", src.display()))
+                .arg(format!("--go-grpc_out={}", src.display()))
+                .arg("proto/tasnif/v1/tasnif.proto")
+                .current_dir(root()),
         );
         let client = dir.path().join("classify");
-        let out = go(&[
+        run_ok(&mut go(&[
             "build",
             "-o",
             client.to_str().unwrap(),
             "examples/clients/classify.go",
-        ])
-        .output()
-        .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        ]));
         let out = Command::new(&client).args([&addr, text]).output().unwrap();
         check("go", &out);
     } else {

@@ -202,7 +202,7 @@ impl WordVectors {
     }
 
     /// The same vectors with each value rounded to `bits` bits (per-row scale, symmetric)
-    /// and stored again: for the precision curve of `tasnif tune --precision-only`.
+    /// and stored again: for the precision curve of `tasnif tune --only precision`.
     pub fn requantized(&self, bits: u32) -> Result<Self, ModelError> {
         let levels = ((1i32 << (bits.clamp(2, 8) - 1)) - 1) as f32;
         let matrix: Vec<Vec<f32>> = (0..self.words.len())

@@ -5,7 +5,7 @@
 //! of every stored word that contains it (`<word>` with boundary marks, n = 3–5). A word
 //! outside the vocabulary gets the normalized mean of the vectors of its n-grams that
 //! occur in the vocabulary. Nothing beyond the vectors file is needed, so the table could
-//! be rebuilt at load; `tasnif tune --oov-only` measures whether it is worth that
+//! be rebuilt at load; `tasnif tune --only oov` measures whether it is worth that
 //! (`docs/model.md`).
 
 use rustc_hash::FxHashMap;
