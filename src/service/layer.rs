@@ -694,6 +694,9 @@ impl http_body::Body for GuardedBody {
                         if let Some(report) = &this.report {
                             report.write(&mut trailers);
                         }
+                        // Trailers are the last frame: the inner body is not polled
+                        // again, whatever it would still yield.
+                        this.ended = true;
                         Poll::Ready(Some(Ok(Frame::trailers(trailers))))
                     }
                     Err(frame) => Poll::Ready(Some(Ok(frame))),
@@ -722,6 +725,26 @@ impl http_body::Body for GuardedBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn nothing_is_read_past_the_trailers() {
+        // An inner body that (wrongly) goes on after its trailers.
+        let frames: Vec<Result<Frame<Bytes>, Status>> = vec![
+            Ok(Frame::data(Bytes::from_static(b"answer"))),
+            Ok(Frame::trailers(http::HeaderMap::new())),
+            Ok(Frame::data(Bytes::from_static(b"after the end"))),
+        ];
+        let inner = Body::new(http_body_util::StreamBody::new(futures::stream::iter(
+            frames,
+        )));
+        let mut body = GuardedBody::new(inner, Ledger::default(), None, None, None);
+        let first = body.frame().await.unwrap().unwrap();
+        assert_eq!(first.into_data().unwrap(), Bytes::from_static(b"answer"));
+        assert!(body.frame().await.unwrap().unwrap().is_trailers());
+        assert!(body.frame().await.is_none(), "a frame after the trailers");
+        assert!(http_body::Body::is_end_stream(&body));
+    }
 
     #[test]
     fn grpc_timeout_values() {
