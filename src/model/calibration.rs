@@ -91,6 +91,26 @@ impl Calibration {
         Metrics::new(labels, &cv.gold, &predicted)
     }
 
+    /// Class-balanced log-loss of out-of-fold predictions under this calibration: the
+    /// mean over labels of the mean negative log-probability given to each example of
+    /// that label (weighted like macro-F1, but continuous: it moves with every example's
+    /// probability, not only when an argmax flips).
+    pub fn macro_log_loss(&self, cv: &CrossValidation, labels: &[String]) -> f64 {
+        let nll = self.log_losses(cv, labels);
+        balanced_mean_difference(&nll, &vec![0.0; nll.len()], &cv.gold, labels.len()).0
+    }
+
+    /// Each out-of-fold example's negative log-probability of its gold label.
+    pub fn log_losses(&self, cv: &CrossValidation, labels: &[String]) -> Vec<f64> {
+        let other = labels.iter().position(|l| l == crate::OTHER);
+        cv.scores
+            .iter()
+            .zip(&cv.coverage)
+            .zip(&cv.gold)
+            .map(|((s, &c), &g)| -f64::from(self.probabilities(s, c, other)[g].max(1e-12)).ln())
+            .collect()
+    }
+
     /// Fits temperature and short-text softening, then the out-of-domain threshold, on
     /// out-of-fold predictions.
     /// The threshold is the middle of the range of thresholds (0–0.9, step 0.05) that
@@ -136,6 +156,29 @@ impl Calibration {
             ood_threshold: (middle * 1000.0).round() / 1000.0,
         }
     }
+}
+
+/// The class-balanced mean of `a[i] − b[i]` (mean over labels of each label's mean) and
+/// its standard error, from the per-label sample variances: how far two configurations
+/// scored on the same examples are apart, and whether that is more than noise.
+pub fn balanced_mean_difference(a: &[f64], b: &[f64], gold: &[usize], labels: usize) -> (f64, f64) {
+    let mut groups = vec![Vec::new(); labels];
+    for ((x, y), &g) in a.iter().zip(b).zip(gold) {
+        groups[g].push(x - y);
+    }
+    let present: Vec<&Vec<f64>> = groups.iter().filter(|g| !g.is_empty()).collect();
+    let l = present.len().max(1) as f64;
+    let (mut mean, mut var) = (0.0, 0.0);
+    for g in &present {
+        let n = g.len() as f64;
+        let m = g.iter().sum::<f64>() / n;
+        mean += m / l;
+        if g.len() > 1 {
+            let v = g.iter().map(|d| (d - m).powi(2)).sum::<f64>() / (n - 1.0);
+            var += v / n / (l * l);
+        }
+    }
+    (mean, var.sqrt())
 }
 
 /// Softening values tried for short texts (0 = plain temperature scaling).
@@ -231,6 +274,41 @@ mod tests {
             None,
         );
         assert!(short[0] < long[0] && short[0] < 0.9, "{short:?} {long:?}");
+    }
+
+    #[test]
+    fn macro_log_loss_weights_labels_equally() {
+        let labels: Vec<String> = ["a", "b"].iter().map(|s| s.to_string()).collect();
+        // Three confident right answers for `a`, one uniform answer for `b`.
+        let cv = CrossValidation {
+            folds: 1,
+            scores: vec![
+                vec![50.0, 0.0],
+                vec![50.0, 0.0],
+                vec![50.0, 0.0],
+                vec![0.0, 0.0],
+            ],
+            coverage: vec![cov(1.0); 4],
+            gold: vec![0, 0, 0, 1],
+            metrics: Metrics::new(&labels, &[0, 0, 0, 1], &[0, 0, 0, 0]),
+        };
+        let loss = Calibration::default().macro_log_loss(&cv, &labels);
+        // Label a: ~0; label b: ln 2. Their mean, not the example mean (ln 2 / 4).
+        assert!((loss - std::f64::consts::LN_2 / 2.0).abs() < 1e-6, "{loss}");
+    }
+
+    #[test]
+    fn balanced_difference_has_the_paired_standard_error() {
+        // Label 0: differences 1 and 3 (mean 2, variance 2); label 1: 0 and 0.
+        let (mean, se) = balanced_mean_difference(
+            &[1.0, 3.0, 5.0, 5.0],
+            &[0.0, 0.0, 5.0, 5.0],
+            &[0, 0, 1, 1],
+            2,
+        );
+        assert!((mean - 1.0).abs() < 1e-12, "{mean}");
+        // sqrt((2 / 2) / 2²) = 0.5
+        assert!((se - 0.5).abs() < 1e-12, "{se}");
     }
 
     #[test]
