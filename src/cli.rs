@@ -669,8 +669,9 @@ fn tune_row_with(
     let cv = train::cross_validate_by(&labels, &examples, &|| {}, fit)?;
     let calibration = model::Calibration::fit(&cv, &labels);
     let metrics = calibration.score(&cv, &labels);
-    let cv_nll = calibration.macro_log_loss(&cv, &labels);
     let losses = calibration.log_losses(&cv, &labels);
+    // The same figure as `calibration.macro_log_loss`, from the losses already computed.
+    let cv_nll = model::calibration::balanced_mean(&losses, &cv.gold, labels.len()).0;
     let gold = cv.gold.clone();
     let report = match report {
         None => None,
@@ -929,7 +930,7 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
     // class-balanced log-loss difference from the chosen row on the same examples, with
     // the paired standard error: a change is worth taking only when it is lower by more
     // than two standard errors.
-    let print = |name: &str, row: &TuneRow| {
+    let print_against_chosen = |name: &str, row: &TuneRow| {
         print(name, row);
         let (d, se) = model::calibration::balanced_mean_difference(
             &row.losses,
@@ -946,7 +947,7 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
     };
     if let Some((_, name, row)) = best_f1 {
         println!("best by cv_mF1 (the choice before session 8), against the chosen row:");
-        print(&name, &row);
+        print_against_chosen(&name, &row);
     }
     println!();
     header();
@@ -964,7 +965,7 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
     ] {
         let mut c = best;
         c.pipeline.features = f;
-        print(
+        print_against_chosen(
             &format!("best, features {fname}"),
             &tune_row(&c, &segments, &all_other, Some(&vectors), report)?,
         );
@@ -976,7 +977,7 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
             continue;
         }
         let v = Arc::new(vectors.truncated(n)?);
-        print(
+        print_against_chosen(
             &format!("top {n} words"),
             &tune_row(&best, &segments, &all_other, Some(&v), report)?,
         );
@@ -988,7 +989,7 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
             let mut c = best;
             c.other.weight = weight;
             c.other.count = count;
-            print(
+            print_against_chosen(
                 &format!("other {count:>2} x weight {weight}"),
                 &tune_row(&c, &segments, &all_other, Some(&vectors), report)?,
             );
@@ -1012,7 +1013,7 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
             report,
             &|train| train::fit_self_trained(&best, &labels, train, Some(&vectors), &st),
         )?;
-        print(
+        print_against_chosen(
             &format!("self-training {per_label}/label p>={min_probability}"),
             &row,
         );
@@ -1024,7 +1025,7 @@ fn tune_cmd(args: &TuneArgs) -> Result<()> {
             let v = Arc::new(WordVectors::load(path)?);
             for n in [10_000, 30_000] {
                 let t = Arc::new(v.truncated(n)?);
-                print(
+                print_against_chosen(
                     &format!("{} top {n}", path.display()),
                     &tune_row(&best, &segments, &all_other, Some(&t), report)?,
                 );

@@ -96,8 +96,7 @@ impl Calibration {
     /// that label (weighted like macro-F1, but continuous: it moves with every example's
     /// probability, not only when an argmax flips).
     pub fn macro_log_loss(&self, cv: &CrossValidation, labels: &[String]) -> f64 {
-        let nll = self.log_losses(cv, labels);
-        balanced_mean_difference(&nll, &vec![0.0; nll.len()], &cv.gold, labels.len()).0
+        balanced_mean(&self.log_losses(cv, labels), &cv.gold, labels.len()).0
     }
 
     /// Each out-of-fold example's negative log-probability of its gold label.
@@ -158,13 +157,20 @@ impl Calibration {
     }
 }
 
-/// The class-balanced mean of `a[i] − b[i]` (mean over labels of each label's mean) and
-/// its standard error, from the per-label sample variances: how far two configurations
-/// scored on the same examples are apart, and whether that is more than noise.
+/// The class-balanced mean of `a[i] − b[i]` and its standard error ([`balanced_mean`] of
+/// the differences): how far two configurations scored on the same examples are apart,
+/// and whether that is more than noise.
 pub fn balanced_mean_difference(a: &[f64], b: &[f64], gold: &[usize], labels: usize) -> (f64, f64) {
+    let differences: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    balanced_mean(&differences, gold, labels)
+}
+
+/// The class-balanced mean of `values` (the mean over labels present in `gold` of each
+/// label's mean) and its standard error, from the per-label sample variances.
+pub fn balanced_mean(values: &[f64], gold: &[usize], labels: usize) -> (f64, f64) {
     let mut groups = vec![Vec::new(); labels];
-    for ((x, y), &g) in a.iter().zip(b).zip(gold) {
-        groups[g].push(x - y);
+    for (&v, &g) in values.iter().zip(gold) {
+        groups[g].push(v);
     }
     let present: Vec<&Vec<f64>> = groups.iter().filter(|g| !g.is_empty()).collect();
     let l = present.len().max(1) as f64;
