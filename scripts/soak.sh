@@ -8,6 +8,9 @@
 # minute's (the first minute is warm-up). Fails if RSS or p99 drift by more than 10 %, or
 # if any call fails. Each window is a fresh grpc-load process (new connections every
 # 10 s); the gap between windows is its start-up, a few ms.
+# The server and the load generator are pinned to different cores (taskset; SERVER_CPUS,
+# default 1, and LOAD_CPUS, default 0; set both empty to share all cores): sharing cores,
+# the load generator's own bursts showed up as the server's p99 (README, runs 1-3).
 #   scripts/soak.sh               # needs target/release/tasnif and grpc-load (GRPC_LOAD)
 # Not in CI (10+ minutes). Loopback only. Prints a Markdown table; raw JSON lines in OUT.
 set -euo pipefail
@@ -17,6 +20,13 @@ PORT="${PORT:-50077}"
 SHARE="${SHARE:-0.8}"
 GRPC_LOAD="${GRPC_LOAD:-/tmp/grpc-load/target/release/grpc-load}"
 OUT="${OUT:-target/soak.jsonl}"
+SERVER_CPUS="${SERVER_CPUS-1}"
+LOAD_CPUS="${LOAD_CPUS-0}"
+# Runs "$@" on the cores $1 names (all cores when empty).
+pin() { local cpus=$1; shift; if [ -n "$cpus" ]; then taskset -c "$cpus" "$@"; else "$@"; fi; }
+# taskset execs the server, so $! below is the server's pid (RSS is read from /proc).
+server_pin=()
+[ -z "$SERVER_CPUS" ] || server_pin=(taskset -c "$SERVER_CPUS")
 if [ ! -x "$GRPC_LOAD" ]; then
   rm -rf /tmp/grpc-load && cp -r ../shared/tools/grpc-load /tmp/grpc-load && chmod -R u+w /tmp/grpc-load
   (cd /tmp/grpc-load && cargo build --release --quiet)
@@ -24,7 +34,7 @@ fi
 [ -x target/release/tasnif ] || cargo build --release --quiet --bin tasnif
 DOCS="$(mktemp -d)"
 cp seeds/*.txt "$DOCS/"
-target/release/tasnif serve --addr "127.0.0.1:$PORT" > target/soak-server.log 2>&1 &
+"${server_pin[@]}" target/release/tasnif serve --addr "127.0.0.1:$PORT" > target/soak-server.log 2>&1 &
 server=$!
 trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$DOCS"' EXIT
 for _ in $(seq 50); do grep -q "127.0.0.1:$PORT" target/soak-server.log && break; sleep 0.1; done
@@ -32,18 +42,18 @@ addr="http://127.0.0.1:$PORT"
 method=/tasnif.v1.TopicClassifier/Classify
 rss() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$server/status"; }
 
-peak_json=$("$GRPC_LOAD" --addr "$addr" --method "$method" --texts-dir "$DOCS" \
+peak_json=$(pin "$LOAD_CPUS" "$GRPC_LOAD" --addr "$addr" --method "$method" --texts-dir "$DOCS" \
   --concurrency 64 --connections 8 --warmup 2 --duration 10 --json 2>/dev/null)
 peak=$(echo "$peak_json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rps"])')
 rate=$(python3 -c "print(int($peak * $SHARE))")
-echo "peak: $peak ok/s (closed loop, c=64); soak rate: $rate req/s for $MINUTES min; server RSS $(rss) MiB"
+echo "server on cores ${SERVER_CPUS:-all}, load on ${LOAD_CPUS:-all}; peak: $peak ok/s (closed loop, c=64); soak rate: $rate req/s for $MINUTES min; server RSS $(rss) MiB"
 
 : > "$OUT"
 windows=$((MINUTES * 6))
 echo "| t (s) | ok/s | p50 ms | p99 ms | errors | RSS MiB |"
 echo "|---|---|---|---|---|---|"
 for w in $(seq "$windows"); do
-  line=$("$GRPC_LOAD" --addr "$addr" --method "$method" --texts-dir "$DOCS" --rate "$rate" \
+  line=$(pin "$LOAD_CPUS" "$GRPC_LOAD" --addr "$addr" --method "$method" --texts-dir "$DOCS" --rate "$rate" \
     --concurrency 512 --connections 8 --warmup 0 --duration 10 --json 2>/dev/null || true)
   mem=$(rss)
   echo "{\"window\":$w,\"rss_mib\":$mem,\"load\":${line:-null}}" >> "$OUT"
@@ -60,7 +70,7 @@ done
 
 # The same closed-loop peak again, on the same server: a server that degraded over the
 # soak answers fewer calls now; a machine that got busier shows in both.
-after_json=$("$GRPC_LOAD" --addr "$addr" --method "$method" --texts-dir "$DOCS" \
+after_json=$(pin "$LOAD_CPUS" "$GRPC_LOAD" --addr "$addr" --method "$method" --texts-dir "$DOCS" \
   --concurrency 64 --connections 8 --warmup 2 --duration 10 --json 2>/dev/null)
 after=$(echo "$after_json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["rps"])')
 echo "peak after the soak: $after ok/s (before: $peak); server RSS $(rss) MiB"

@@ -885,6 +885,80 @@ fn make_certificates(dir: &Path) -> [std::path::PathBuf; 5] {
     })
 }
 
+/// The README's bearer-token and TLS grpcurl templates, run as written: the placeholder
+/// `…` replaced by a sentence, the port by the test server's, in a directory holding the
+/// token and certificate files under the README's names. Without the token, or without
+/// the client certificate, the same lines are refused.
+#[test]
+fn the_readmes_auth_and_tls_templates_work() {
+    let Some(_) = find_tool("grpcurl") else {
+        return skip("grpcurl");
+    };
+    let auth: Vec<String> = readme_commands("grpcurl -plaintext -H 'authorization: Bearer")
+        .into_iter()
+        .map(|c| c.0)
+        .collect();
+    let tls: Vec<String> = readme_commands("grpcurl -cacert")
+        .into_iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!((auth.len(), tls.len()), (1, 1), "{auth:?} {tls:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let [ca, cert, key, _, _] = make_certificates(dir.path());
+    let tokens = dir.path().join("tokens.txt");
+    std::fs::write(&tokens, "OTHER-TOKEN\nMY-TOKEN\n").unwrap();
+    let run = |command: &str, addr: &str| {
+        let port = addr.rsplit(':').next().unwrap();
+        let command = command
+            .replace('…', "سيطر الجيش على المدينة بعد اشتباكات عنيفة")
+            .replace("localhost:50051", &format!("localhost:{port}"));
+        let out = Command::new("sh")
+            .args(["-c", &command])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.success(), text(&out.stdout), text(&out.stderr))
+    };
+    let s = |p: &std::path::PathBuf| p.display().to_string();
+
+    let (mut child, addr) = spawn_server(&["--auth-token-file", &s(&tokens)]);
+    let (ok, stdout, stderr) = run(&auth[0], &addr);
+    assert!(ok, "{}: {stderr}", auth[0]);
+    assert!(stdout.contains(r#""primary": "military""#), "{stdout}");
+    let without = auth[0].replace("-H 'authorization: Bearer MY-TOKEN' ", "");
+    assert_ne!(without, auth[0]);
+    let (ok, _, stderr) = run(&without, &addr);
+    assert!(!ok && stderr.contains("Code: Unauthenticated"), "{stderr}");
+    assert!(!stderr.contains("OTHER-TOKEN"), "{stderr}");
+    sigterm(&child);
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(15)).code(),
+        Some(0)
+    );
+
+    let (mut child, addr) = spawn_server(&[
+        "--tls-cert",
+        &s(&cert),
+        "--tls-key",
+        &s(&key),
+        "--tls-client-ca",
+        &s(&ca),
+    ]);
+    let (ok, stdout, stderr) = run(&tls[0], &addr);
+    assert!(ok, "{}: {stderr}", tls[0]);
+    assert!(stdout.contains(r#""primary": "military""#), "{stdout}");
+    let without = tls[0].replace("-cert client.pem -key client.key ", "");
+    assert_ne!(without, tls[0]);
+    let (ok, _, stderr) = run(&without, &addr);
+    assert!(!ok, "served a client without a certificate: {stderr}");
+    sigterm(&child);
+    assert_eq!(
+        wait_exit(&mut child, Duration::from_secs(15)).code(),
+        Some(0)
+    );
+}
+
 #[tokio::test]
 async fn mutual_tls_with_tonic_grpcurl_and_python() {
     use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};

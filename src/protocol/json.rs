@@ -16,11 +16,11 @@ struct GoNumbers;
 
 impl Formatter for GoNumbers {
     fn write_f32<W: ?Sized + Write>(&mut self, writer: &mut W, value: f32) -> std::io::Result<()> {
-        writer.write_all(go_number(format!("{value:e}")).as_bytes())
+        write_go_number(writer, format_args!("{value:e}"))
     }
 
     fn write_f64<W: ?Sized + Write>(&mut self, writer: &mut W, value: f64) -> std::io::Result<()> {
-        writer.write_all(go_number(format!("{value:e}")).as_bytes())
+        write_go_number(writer, format_args!("{value:e}"))
     }
 
     fn write_char_escape<W: ?Sized + Write>(
@@ -32,35 +32,72 @@ impl Formatter for GoNumbers {
     }
 }
 
-/// Rust's shortest round-trip digits (`{:e}`: `4.1643798e-4`) in Go's `%g` notation.
-fn go_number(shortest: String) -> String {
-    let (mantissa, exp) = shortest
-        .split_once('e')
-        .expect("`{:e}` always writes an exponent");
-    let exp: i32 = exp.parse().expect("an integer exponent");
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa),
+/// Writes Rust's shortest round-trip digits (`shortest`, as `{:e}` writes them:
+/// `4.1643798e-4`) in Go's `%g` notation, without allocating (a result line holds a
+/// dozen numbers; `classify --jsonl` writes thousands of lines a second).
+fn write_go_number<W: ?Sized + Write>(
+    writer: &mut W,
+    shortest: std::fmt::Arguments<'_>,
+) -> std::io::Result<()> {
+    // `{:e}` of an f64 is at most 17 digits, a point, a sign and `e-324`: 25 bytes.
+    let mut buf = [0u8; 32];
+    let len = {
+        let mut cursor = &mut buf[..];
+        cursor.write_fmt(shortest)?;
+        32 - cursor.len()
     };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    if digits == "0" {
-        return format!("{sign}0");
+    let text = &buf[..len];
+    let e_at = text
+        .iter()
+        .position(|&b| b == b'e')
+        .expect("`{:e}` always writes an exponent");
+    let (mantissa, exp) = (&text[..e_at], &text[e_at + 1..]);
+    let exp: i32 = std::str::from_utf8(exp)
+        .ok()
+        .and_then(|e| e.parse().ok())
+        .expect("an integer exponent");
+    let (sign, mantissa): (&[u8], &[u8]) = match mantissa.strip_prefix(b"-") {
+        Some(m) => (b"-", m),
+        None => (b"", mantissa),
+    };
+    // The digits without the point: the first digit, then what follows the point.
+    let (first, rest) = mantissa.split_at(1);
+    let rest = rest.strip_prefix(b".").unwrap_or(rest);
+    writer.write_all(sign)?;
+    if first == b"0" {
+        return writer.write_all(b"0");
     }
     if !(-4..6).contains(&exp) {
-        let e = if exp < 0 { '-' } else { '+' };
-        return format!("{sign}{mantissa}e{e}{:02}", exp.abs());
+        writer.write_all(mantissa)?;
+        return write!(
+            writer,
+            "e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.abs()
+        );
     }
+    let n_digits = 1 + rest.len();
     let point = exp + 1; // digits before the decimal point
     if point <= 0 {
-        format!("{sign}0.{}{digits}", "0".repeat((-point) as usize))
-    } else if point as usize >= digits.len() {
-        format!(
-            "{sign}{digits}{}",
-            "0".repeat(point as usize - digits.len())
-        )
+        writer.write_all(b"0.")?;
+        for _ in 0..-point {
+            writer.write_all(b"0")?;
+        }
+        writer.write_all(first)?;
+        writer.write_all(rest)
+    } else if point as usize >= n_digits {
+        writer.write_all(first)?;
+        writer.write_all(rest)?;
+        for _ in n_digits..point as usize {
+            writer.write_all(b"0")?;
+        }
+        Ok(())
     } else {
-        let (int, frac) = digits.split_at(point as usize);
-        format!("{sign}{int}.{frac}")
+        let (int, frac) = rest.split_at(point as usize - 1);
+        writer.write_all(first)?;
+        writer.write_all(int)?;
+        writer.write_all(b".")?;
+        writer.write_all(frac)
     }
 }
 
@@ -104,6 +141,13 @@ mod tests {
         assert_eq!(f32s(1e21), "1e+21");
         assert_eq!(to_json(&0.1f64), "0.1");
         assert_eq!(to_json(&1e-7f64), "1e-07");
+        assert_eq!(f32s(-0.0), "-0");
+        assert_eq!(f32s(-0.00012), "-0.00012");
+        assert_eq!(f32s(100.0), "100");
+        assert_eq!(f32s(0.5), "0.5");
+        assert_eq!(to_json(&-1.5e-300f64), "-1.5e-300");
+        assert_eq!(to_json(&f64::MIN_POSITIVE), "2.2250738585072014e-308");
+        assert_eq!(to_json(&5e-324f64), "5e-324");
     }
 
     #[test]
