@@ -8,9 +8,9 @@
 # minute's (the first minute is warm-up). Fails if RSS or p99 drift by more than 10 %, or
 # if any call fails. Each window is a fresh grpc-load process (new connections every
 # 10 s); the gap between windows is its start-up, a few ms.
-# The server and the load generator are pinned to different cores (taskset; SERVER_CPUS,
-# default 1, and LOAD_CPUS, default 0; set both empty to share all cores): sharing cores,
-# the load generator's own bursts showed up as the server's p99 (README, runs 1-3).
+# SERVER_CPUS / LOAD_CPUS (taskset lists, default empty = all cores) pin the server and
+# the load generator to separate cores. Tried on 2 cores (README, run 4): p99 was worse
+# (one core, one worker) and drifted as much, so sharing stays the default.
 #   scripts/soak.sh               # needs target/release/tasnif and grpc-load (GRPC_LOAD)
 # Not in CI (10+ minutes). Loopback only. Prints a Markdown table; raw JSON lines in OUT.
 set -euo pipefail
@@ -20,8 +20,8 @@ PORT="${PORT:-50077}"
 SHARE="${SHARE:-0.8}"
 GRPC_LOAD="${GRPC_LOAD:-/tmp/grpc-load/target/release/grpc-load}"
 OUT="${OUT:-target/soak.jsonl}"
-SERVER_CPUS="${SERVER_CPUS-1}"
-LOAD_CPUS="${LOAD_CPUS-0}"
+SERVER_CPUS="${SERVER_CPUS-}"
+LOAD_CPUS="${LOAD_CPUS-}"
 # Runs "$@" on the cores $1 names (all cores when empty).
 pin() { local cpus=$1; shift; if [ -n "$cpus" ]; then taskset -c "$cpus" "$@"; else "$@"; fi; }
 # taskset execs the server, so $! below is the server's pid (RSS is read from /proc).
