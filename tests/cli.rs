@@ -885,6 +885,25 @@ fn make_certificates(dir: &Path) -> [std::path::PathBuf; 5] {
     })
 }
 
+/// A server with TLS that requires client certificates signed by `ca`.
+fn spawn_mtls_server(cert: &Path, key: &Path, ca: &Path) -> (Server, String) {
+    let s = |p: &Path| p.display().to_string();
+    spawn_server(&[
+        "--tls-cert",
+        &s(cert),
+        "--tls-key",
+        &s(key),
+        "--tls-client-ca",
+        &s(ca),
+    ])
+}
+
+/// SIGTERM, then the server exits 0 within 15 s.
+fn stop_cleanly(child: &mut Child) {
+    sigterm(child);
+    assert_eq!(wait_exit(child, Duration::from_secs(15)).code(), Some(0));
+}
+
 /// The README's bearer-token and TLS grpcurl templates, run as written: the placeholder
 /// `…` replaced by a sentence, the port by the test server's, in a directory holding the
 /// token and certificate files under the README's names. Without the token, or without
@@ -931,20 +950,9 @@ fn the_readmes_auth_and_tls_templates_work() {
     let (ok, _, stderr) = run(&without, &addr);
     assert!(!ok && stderr.contains("Code: Unauthenticated"), "{stderr}");
     assert!(!stderr.contains("OTHER-TOKEN"), "{stderr}");
-    sigterm(&child);
-    assert_eq!(
-        wait_exit(&mut child, Duration::from_secs(15)).code(),
-        Some(0)
-    );
+    stop_cleanly(&mut child);
 
-    let (mut child, addr) = spawn_server(&[
-        "--tls-cert",
-        &s(&cert),
-        "--tls-key",
-        &s(&key),
-        "--tls-client-ca",
-        &s(&ca),
-    ]);
+    let (mut child, addr) = spawn_mtls_server(&cert, &key, &ca);
     let (ok, stdout, stderr) = run(&tls[0], &addr);
     assert!(ok, "{}: {stderr}", tls[0]);
     assert!(stdout.contains(r#""primary": "military""#), "{stdout}");
@@ -952,11 +960,7 @@ fn the_readmes_auth_and_tls_templates_work() {
     assert_ne!(without, tls[0]);
     let (ok, _, stderr) = run(&without, &addr);
     assert!(!ok, "served a client without a certificate: {stderr}");
-    sigterm(&child);
-    assert_eq!(
-        wait_exit(&mut child, Duration::from_secs(15)).code(),
-        Some(0)
-    );
+    stop_cleanly(&mut child);
 }
 
 #[tokio::test]
@@ -965,14 +969,7 @@ async fn mutual_tls_with_tonic_grpcurl_and_python() {
     let dir = tempfile::tempdir().unwrap();
     let [ca, cert, key, client_cert, client_key] = make_certificates(dir.path());
     let s = |p: &std::path::PathBuf| p.display().to_string();
-    let (mut child, addr) = spawn_server(&[
-        "--tls-cert",
-        &s(&cert),
-        "--tls-key",
-        &s(&key),
-        "--tls-client-ca",
-        &s(&ca),
-    ]);
+    let (mut child, addr) = spawn_mtls_server(&cert, &key, &ca);
     let port = addr.rsplit(':').next().unwrap().to_string();
     let url = format!("https://localhost:{port}");
     let ca_pem = std::fs::read(&ca).unwrap();
