@@ -7,8 +7,9 @@
 //! sum and `idf²` to the squared norm. So a per-thread table keeps, for every word as
 //! written, the sums of `idf·w` (one per label) and of `idf²` over its features, and a
 //! segment costs one addition per word plus a correction for the few features that occur
-//! more than once: `(tf(n) − n)·idf·w` and `(tf(n)² − n)·idf²`. A stamp per vocabulary
-//! feature (the last segment it was seen in) finds those repeats. The result equals
+//! more than once: `(tf(n) − n)·idf·w` and `(tf(n)² − n)·idf²`. A one-byte stamp per
+//! vocabulary feature (the last segment it was seen in) finds those repeats, without a
+//! branch per feature (every id is written to a buffer; only a repeat moves its end on). The result equals
 //! scoring [`Vectorizer::transform`]'s vector with [`LinearModel::scores`] up to float
 //! rounding (a test checks it).
 //!
@@ -58,11 +59,6 @@ struct WordTable {
 #[inline]
 fn read_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes(bytes[at..at + 4].try_into().expect("four bytes"))
-}
-
-#[inline]
-fn read_f32(bytes: &[u8], at: usize) -> f32 {
-    f32::from_ne_bytes(bytes[at..at + 4].try_into().expect("four bytes"))
 }
 
 /// The key of the record at `offset`.
@@ -143,6 +139,73 @@ impl WordTable {
     }
 }
 
+/// Pass 2 of [`Scorer::scores`]: adds up the records at `words` into `acc` (laid out as
+/// a record's numbers: `Σ idf·w` per label, `Σ idf²`, vector part per label, vector
+/// weight), stamps their feature ids as seen in `segment` and writes the repeats to
+/// `dups`. Returns the segment's coverage and the number of repeats. Plain slices in, so
+/// the compiler keeps everything in registers.
+#[inline(always)]
+fn add_up<A: AsMut<[f32]>>(
+    arena: &[u8],
+    wide: bool,
+    words: &[u32],
+    mut acc: A,
+    seen: &mut [u8],
+    segment: u8,
+    dups: &mut Vec<u32>,
+) -> (A, Coverage, usize) {
+    let numbers = 4 * acc.as_mut().len();
+    let mut coverage = Coverage::default();
+    let mut n_dups = 0;
+    for &offset in words {
+        let record = &arena[offset as usize..];
+        let (header, body) = record.split_at(HEADER);
+        let flags = read_u32(header, FLAGS);
+        coverage.tokens += flags & COUNTED;
+        coverage.known += (flags & KNOWN) >> 1;
+        let body = &body[read_u32(header, KEY_LEN) as usize..];
+        let (sums, ids) = body.split_at(numbers);
+        for (a, x) in acc.as_mut().iter_mut().zip(sums.chunks_exact(4)) {
+            *a += f32::from_ne_bytes(x.try_into().expect("four bytes"));
+        }
+        let n_ids = read_u32(header, N_IDS) as usize;
+        if dups.len() < n_dups + n_ids {
+            dups.resize(n_dups + n_ids, 0);
+        }
+        n_dups = if wide {
+            let ids = ids[..4 * n_ids]
+                .chunks_exact(4)
+                .map(|b| u32::from_ne_bytes(b.try_into().expect("four bytes")));
+            stamp(ids, seen, segment, dups, n_dups)
+        } else {
+            let ids = ids[..2 * n_ids]
+                .chunks_exact(2)
+                .map(|b| u32::from(u16::from_ne_bytes(b.try_into().expect("two bytes"))));
+            stamp(ids, seen, segment, dups, n_dups)
+        };
+    }
+    (acc, coverage, n_dups)
+}
+
+/// Stamps each of `ids` as seen in `segment` and writes those already stamped (repeats)
+/// to `dups` from `n_dups` on; returns the new count. Branch-free: every id is written,
+/// and the count moves on only for a repeat (`dups` has room for all of `ids`).
+#[inline(always)]
+fn stamp(
+    ids: impl Iterator<Item = u32>,
+    seen: &mut [u8],
+    segment: u8,
+    dups: &mut [u32],
+    mut n_dups: usize,
+) -> usize {
+    for id in ids {
+        let repeat = std::mem::replace(&mut seen[id as usize], segment) == segment;
+        dups[n_dups] = id;
+        n_dups += usize::from(repeat);
+    }
+    n_dups
+}
+
 /// Per-thread memory of [`Scorer::scores`], reused across calls.
 struct State {
     /// The scorer whose records `table` holds.
@@ -152,11 +215,16 @@ struct State {
     words: Vec<u32>,
     /// Normalization buffer for new words.
     buf: String,
-    /// Per vocabulary feature, the last segment (`segment`) it was seen in.
-    seen: Vec<u16>,
+    /// Per vocabulary feature, the last segment (`segment`) it was seen in: one byte, so
+    /// the stamps of a vocabulary of 11 000 features take a quarter of the L1 cache.
+    seen: Vec<u8>,
     /// Number of the current segment, wrapping; 0 is never used, so a fresh `seen` is
     /// all "not seen".
-    segment: u16,
+    segment: u8,
+    /// Every occurrence of an id after its first in the current segment (the first
+    /// `n_dups` entries; written without a branch, so the buffer is kept long enough for
+    /// the next word's ids whatever they are).
+    dups: Vec<u32>,
     /// Ids seen more than once in the current segment, each once.
     repeats: Vec<u32>,
     /// For ids in `repeats`: occurrences beyond the first (zero for all others).
@@ -199,6 +267,7 @@ thread_local! {
             buf: String::new(),
             seen: Vec::new(),
             segment: 0,
+            dups: Vec::new(),
             repeats: Vec::new(),
             extra: Vec::new(),
         })
@@ -254,99 +323,75 @@ impl Scorer {
                 buf,
                 seen,
                 segment,
+                dups,
                 repeats,
                 extra,
                 ..
             } = state;
+            let segment = *segment;
             // Pass 1: every word's record.
             for_each_raw_word(text, |raw| {
                 words.push(table.find_or_insert(raw.as_bytes(), || self.score_word(raw, buf)));
             });
-            // Pass 2: add them up, noting repeated features.
-            scores.fill(0.0);
-            // The shipped model's four labels add up in registers; other counts in `scores`.
-            let mut four = [0.0f32; 4];
-            let mut vfour = [0.0f32; 4];
-            let mut vector = vec![0.0f32; if k == 4 { 0 } else { k }];
-            let mut vweight = 0.0f32;
-            let mut norm2 = 0.0f32;
-            let mut coverage = Coverage::default();
-            for &offset in words.iter() {
-                let record = &table.arena[offset as usize..];
-                let flags = read_u32(record, FLAGS);
-                coverage.tokens += flags & COUNTED;
-                coverage.known += (flags & KNOWN) >> 1;
-                let sums = HEADER + read_u32(record, KEY_LEN) as usize;
-                let vsums = sums + 4 * (k + 1);
-                if k == 4 {
-                    for (c, s) in four.iter_mut().enumerate() {
-                        *s += read_f32(record, sums + 4 * c);
-                    }
-                    for (c, s) in vfour.iter_mut().enumerate() {
-                        *s += read_f32(record, vsums + 4 * c);
-                    }
-                } else {
-                    for (c, s) in scores.iter_mut().enumerate() {
-                        *s += read_f32(record, sums + 4 * c);
-                    }
-                    for (c, s) in vector.iter_mut().enumerate() {
-                        *s += read_f32(record, vsums + 4 * c);
-                    }
-                }
-                norm2 += read_f32(record, sums + 4 * k);
-                vweight += read_f32(record, vsums + 4 * k);
-                let ids = sums + 4 * (2 * k + 2);
-                let n_ids = read_u32(record, N_IDS) as usize;
-                let mut see = |id: u32| {
-                    if std::mem::replace(&mut seen[id as usize], *segment) == *segment {
-                        let extra = &mut extra[id as usize];
-                        if *extra == 0 {
-                            repeats.push(id);
-                        }
-                        *extra += 1;
-                    }
-                };
-                if table.wide {
-                    record[ids..ids + 4 * n_ids]
-                        .chunks_exact(4)
-                        .for_each(|b| see(u32::from_ne_bytes(b.try_into().expect("four bytes"))));
-                } else {
-                    record[ids..ids + 2 * n_ids].chunks_exact(2).for_each(|b| {
-                        see(u32::from(u16::from_ne_bytes(
-                            b.try_into().expect("two bytes"),
-                        )))
-                    });
-                }
-            }
-            if k == 4 {
-                scores.copy_from_slice(&four);
-            }
-            norm2 += self.correct_repeats(repeats, extra, scores);
+            // Pass 2: add them up, noting repeated features. The shipped model's four
+            // labels add up in registers (a fixed-size accumulator); other counts on the heap.
+            let (fixed, heap, coverage, n_dups);
+            let acc: &[f32] = if k == 4 {
+                (fixed, coverage, n_dups) = add_up(
+                    &table.arena,
+                    table.wide,
+                    words,
+                    [0.0f32; 2 * 4 + 2],
+                    seen,
+                    segment,
+                    dups,
+                );
+                &fixed
+            } else {
+                (heap, coverage, n_dups) = add_up(
+                    &table.arena,
+                    table.wide,
+                    words,
+                    vec![0.0f32; 2 * k + 2],
+                    seen,
+                    segment,
+                    dups,
+                );
+                &heap
+            };
+            let (sums, vsums) = acc.split_at(k + 1);
+            scores.copy_from_slice(&sums[..k]);
+            let mut norm2 = sums[k];
+            let (vector, vweight) = (&vsums[..k], vsums[k]);
+            norm2 += self.correct_repeats(&dups[..n_dups], repeats, extra, scores);
             self.model.finish(scores, norm2.max(0.0).sqrt());
             if vweight > 0.0 {
                 let inv = 1.0 / vweight;
-                if k == 4 {
-                    for (s, v) in scores.iter_mut().zip(&vfour) {
-                        *s += v * inv;
-                    }
-                } else {
-                    for (s, v) in scores.iter_mut().zip(&vector) {
-                        *s += v * inv;
-                    }
+                for (s, v) in scores.iter_mut().zip(vector) {
+                    *s += v * inv;
                 }
             }
             coverage
         })
     }
 
-    /// Adds to `scores` the corrections for the features occurring more than once and
-    /// returns the correction of the squared norm. Empties `repeats` and zeroes `extra`.
+    /// Adds to `scores` the corrections for the features occurring more than once (`dups`:
+    /// each occurrence after a feature's first) and returns the correction of the squared
+    /// norm. Leaves `repeats` empty and `extra` zero.
     fn correct_repeats(
         &self,
+        dups: &[u32],
         repeats: &mut Vec<u32>,
         extra: &mut [u32],
         scores: &mut [f32],
     ) -> f32 {
+        for &id in dups {
+            let extra = &mut extra[id as usize];
+            if *extra == 0 {
+                repeats.push(id);
+            }
+            *extra += 1;
+        }
         let idf = self.vectorizer.idf();
         let mut norm2 = 0.0f32;
         for id in repeats.drain(..) {
@@ -535,6 +580,29 @@ mod tests {
                 assert_eq!(x.indices.iter().filter(|&&i| i >= base).count(), 3);
                 assert_same_as_two_steps(&scorer, "والدبابة");
             }
+        }
+    }
+
+    #[test]
+    fn scores_stay_right_when_the_segment_stamps_wrap_around() {
+        let s = scorer();
+        // Repeated words and shared n-grams, over more segments than a one-byte stamp
+        // counts, and a text whose words the others lack coming back every 256 segments:
+        // a stale stamp (one not cleared at the wrap) would make its features look
+        // repeated.
+        let texts = [
+            "المفاوضات المفاوضات في جنيف وجنيف، والمفاوضين يتفاوضون",
+            "سيطر الجيش السوري على مدينة البوكمال",
+            "الجيش الجيش الجيش",
+        ];
+        let rare = "استقبل الرئيس وفداً روسياً برئاسة المبعوث الخاص";
+        for i in 0..3 * 256 + 7 {
+            let text = if i % 256 == 0 {
+                rare
+            } else {
+                texts[i % texts.len()]
+            };
+            assert_same_as_two_steps(&s, text);
         }
     }
 

@@ -20,6 +20,9 @@
 pub mod subword;
 pub mod train;
 
+use std::borrow::Cow;
+use std::ops::Range;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::ModelError;
@@ -63,15 +66,16 @@ pub struct Header {
 }
 
 /// The words of a vectors file: one string, each word followed by a line break (exactly
-/// the file's word section), and where each ends — no allocation per word.
+/// the file's word section, borrowed from the binary for the embedded vectors), and
+/// where each ends — no allocation per word.
 #[derive(Clone, Default)]
 struct Words {
-    text: String,
+    text: Cow<'static, str>,
     ends: Vec<u32>,
 }
 
 impl Words {
-    fn from_text(text: String) -> Self {
+    fn from_text(text: Cow<'static, str>) -> Self {
         let ends = memchr::memchr_iter(b'\n', text.as_bytes())
             .map(|e| e as u32)
             .collect();
@@ -84,7 +88,7 @@ impl Words {
             text.push_str(w);
             text.push('\n');
         }
-        Self::from_text(text)
+        Self::from_text(Cow::Owned(text))
     }
 
     fn len(&self) -> usize {
@@ -106,13 +110,45 @@ impl Words {
     }
 }
 
+/// The bytes of a vectors file being parsed: the binary's own (parts kept borrowed), or
+/// any other (parts copied).
+enum FileBytes<'a> {
+    Static(&'static [u8]),
+    Other(&'a [u8]),
+}
+
+impl FileBytes<'_> {
+    fn all(&self) -> &[u8] {
+        match *self {
+            FileBytes::Static(b) => b,
+            FileBytes::Other(b) => b,
+        }
+    }
+
+    fn keep(&self, range: Range<usize>) -> Cow<'static, [u8]> {
+        match *self {
+            FileBytes::Static(b) => Cow::Borrowed(&b[range]),
+            FileBytes::Other(b) => Cow::Owned(b[range].to_vec()),
+        }
+    }
+
+    fn keep_str(&self, range: Range<usize>) -> Result<Cow<'static, str>, std::str::Utf8Error> {
+        Ok(match *self {
+            FileBytes::Static(b) => Cow::Borrowed(std::str::from_utf8(&b[range])?),
+            FileBytes::Other(b) => Cow::Owned(std::str::from_utf8(&b[range])?.to_owned()),
+        })
+    }
+}
+
 /// Quantized unit word vectors with their corpus idf, and an index from word to row.
 pub struct WordVectors {
     header: Header,
     words: Words,
     idf: Vec<f32>,
     scale: Vec<f32>,
-    data: Vec<i8>,
+    /// The quantized vectors, row after row (`i8` values stored as their bytes): borrowed
+    /// from the binary for the embedded vectors, so starting costs no 3 MB copy.
+    data: Cow<'static, [u8]>,
     index: hashbrown::HashTable<u32>,
     sha256: String,
 }
@@ -151,7 +187,7 @@ impl WordVectors {
             scale.push(s);
             data.extend(
                 unit.iter()
-                    .map(|x| (x / s).round().clamp(-127.0, 127.0) as i8),
+                    .map(|x| (x / s).round().clamp(-127.0, 127.0) as i8 as u8),
             );
         }
         let header = Header {
@@ -167,7 +203,7 @@ impl WordVectors {
             words: Words::from_list(&words),
             idf,
             scale,
-            data,
+            data: Cow::Owned(data),
             index: hashbrown::HashTable::new(),
             sha256: String::new(),
         };
@@ -196,7 +232,7 @@ impl WordVectors {
         )?;
         // Keep the quantized values exactly (re-quantizing could move a last bit).
         v.scale = self.scale[..n].to_vec();
-        v.data = self.data[..n * d].to_vec();
+        v.data = Cow::Owned(self.data[..n * d].to_vec());
         v.sha256 = crate::model::artifact::sha256_hex(&v.to_bytes());
         Ok(v)
     }
@@ -276,17 +312,18 @@ impl WordVectors {
         for x in self.idf.iter().chain(&self.scale) {
             out.extend_from_slice(&x.to_le_bytes());
         }
-        out.extend(self.data.iter().map(|&q| q as u8));
+        out.extend_from_slice(&self.data);
         out
     }
 
     /// Parses and checks a vectors file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
-        Self::parse(bytes, None)
+        Self::parse(FileBytes::Other(bytes), None)
     }
 
     /// [`WordVectors::from_bytes`], with the file's SHA-256 when it is already known.
-    fn parse(bytes: &[u8], sha256: Option<&str>) -> Result<Self, ModelError> {
+    fn parse(file: FileBytes<'_>, sha256: Option<&str>) -> Result<Self, ModelError> {
+        let bytes = file.all();
         let parse = |m: &str| ModelError::Parse(format!("vectors file: {m}"));
         let rest = bytes
             .strip_prefix(MAGIC)
@@ -309,21 +346,23 @@ impl WordVectors {
                 header.words, header.dims
             )));
         }
-        let rest = &rest[end + 1..];
+        let words_start = MAGIC.len() + end + 1;
         // The word list ends after the n-th line break.
         let n = header.words;
         let list_len = if n == 0 {
             0
         } else {
-            memchr::memchr_iter(b'\n', rest)
+            memchr::memchr_iter(b'\n', &bytes[words_start..])
                 .nth(n - 1)
                 .ok_or_else(|| parse("truncated word list"))?
                 + 1
         };
-        let text = std::str::from_utf8(&rest[..list_len])
-            .map_err(|_| parse("the word list is not UTF-8"))?;
-        let words = Words::from_text(text.to_string());
-        let rest = &rest[list_len..];
+        let numbers = words_start + list_len;
+        let words = Words::from_text(
+            file.keep_str(words_start..numbers)
+                .map_err(|_| parse("the word list is not UTF-8"))?,
+        );
+        let rest = &bytes[numbers..];
         let expected = 8 * n + n * header.dims;
         if rest.len() != expected {
             return Err(parse(&format!(
@@ -338,7 +377,7 @@ impl WordVectors {
         };
         let idf = floats(&rest[..4 * n]);
         let scale = floats(&rest[4 * n..8 * n]);
-        let data = rest[8 * n..].iter().map(|&b| b as i8).collect();
+        let data = file.keep(numbers + 8 * n..bytes.len());
         let sha256 = sha256.map_or_else(|| crate::model::artifact::sha256_hex(bytes), String::from);
         let mut v = Self {
             header,
@@ -354,10 +393,11 @@ impl WordVectors {
         Ok(v)
     }
 
-    /// The vectors embedded in the binary (their SHA-256 computed at build time).
+    /// The vectors embedded in the binary (their SHA-256 computed at build time; words
+    /// and vectors borrowed, not copied).
     pub fn embedded() -> Result<Self, ModelError> {
         Self::parse(
-            EMBEDDED_VECTORS,
+            FileBytes::Static(EMBEDDED_VECTORS),
             Some(crate::model::artifact::EMBEDDED_VECTORS_SHA256),
         )
     }
@@ -416,7 +456,7 @@ impl WordVectors {
         let s = self.scale[i as usize];
         self.data[i as usize * d..(i as usize + 1) * d]
             .iter()
-            .map(move |&q| s * f32::from(q))
+            .map(move |&q| s * f32::from(q as i8))
     }
 }
 
@@ -530,5 +570,24 @@ mod tests {
         let v = WordVectors::embedded().unwrap();
         assert!(v.len() > 1000);
         assert_eq!(v.header().pipeline, PipelineConfig::default());
+        // Words and vectors are the binary's own bytes, not copies…
+        assert!(matches!(v.words.text, Cow::Borrowed(_)));
+        assert!(matches!(v.data, Cow::Borrowed(_)));
+        // …and read exactly as a copy of the file is read.
+        let copied = WordVectors::from_bytes(EMBEDDED_VECTORS).unwrap();
+        assert!(matches!(copied.data, Cow::Owned(_)));
+        assert_eq!(v.to_bytes(), EMBEDDED_VECTORS);
+        assert_eq!(copied.sha256(), v.sha256());
+        for i in [0, 1, 500, v.len() as u32 - 1] {
+            let (a, b): (Vec<f32>, Vec<f32>) = (v.vector(i).collect(), copied.vector(i).collect());
+            assert_eq!(a, b);
+            // Unit vectors, negative components included (the bytes are signed).
+            let norm: f32 = a.iter().map(|x| x * x).sum();
+            assert!((norm - 1.0).abs() < 0.02, "{norm}");
+            assert!(a.iter().any(|&x| x < 0.0));
+        }
+        let word = v.words().nth(500).unwrap().to_string();
+        assert_eq!(v.lookup(&word), Some(500));
+        assert_eq!(copied.lookup(&word), Some(500));
     }
 }
