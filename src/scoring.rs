@@ -181,6 +181,9 @@ fn add_up<A: AsMut<[f32]>>(
             let ids = ids[..2 * n_ids]
                 .chunks_exact(2)
                 .map(|b| u32::from(u16::from_ne_bytes(b.try_into().expect("two bytes"))));
+            let seen: &mut [u8; 1 << 16] = (&mut seen[..1 << 16])
+                .try_into()
+                .expect("two-byte ids have a stamp for every u16");
             stamp(ids, seen, segment, dups, n_dups)
         };
     }
@@ -189,11 +192,12 @@ fn add_up<A: AsMut<[f32]>>(
 
 /// Stamps each of `ids` as seen in `segment` and writes those already stamped (repeats)
 /// to `dups` from `n_dups` on; returns the new count. Branch-free: every id is written,
-/// and the count moves on only for a repeat (`dups` has room for all of `ids`).
+/// and the count moves on only for a repeat (`dups` has room for all of `ids`). Two-byte
+/// ids stamp a `[u8; 65536]`, which any `u16` indexes without a bounds check.
 #[inline(always)]
-fn stamp(
+fn stamp<S: std::ops::IndexMut<usize, Output = u8> + ?Sized>(
     ids: impl Iterator<Item = u32>,
-    seen: &mut [u8],
+    seen: &mut S,
     segment: u8,
     dups: &mut [u32],
     mut n_dups: usize,
@@ -216,7 +220,8 @@ struct State {
     /// Normalization buffer for new words.
     buf: String,
     /// Per vocabulary feature, the last segment (`segment`) it was seen in: one byte, so
-    /// the stamps of a vocabulary of 11 000 features take a quarter of the L1 cache.
+    /// the stamps of a vocabulary of 11 000 features take a quarter of the L1 cache (for
+    /// two-byte ids, 2¹⁶ of them, of which only the vocabulary's are ever touched).
     seen: Vec<u8>,
     /// Number of the current segment, wrapping; 0 is never used, so a fresh `seen` is
     /// all "not seen".
@@ -243,11 +248,12 @@ impl State {
         }
         self.words.clear();
         // A new segment number instead of clearing `seen`; when the numbers run out (or
-        // the vocabulary changed), start over.
+        // the vocabulary changed), start over. Two-byte ids get a stamp for every u16.
+        let stamps = if scorer.wide_ids { dimension } else { 1 << 16 };
         self.segment = self.segment.wrapping_add(1);
-        if self.segment == 0 || self.seen.len() != dimension {
+        if self.segment == 0 || self.seen.len() != stamps {
             self.seen.clear();
-            self.seen.resize(dimension, 0);
+            self.seen.resize(stamps, 0);
             self.segment = 1;
         }
         if !self.repeats.is_empty() || self.extra.len() != dimension {
