@@ -9,9 +9,9 @@
 //! segment costs one addition per word plus a correction for the few features that occur
 //! more than once: `(tf(n) − n)·idf·w` and `(tf(n)² − n)·idf²`. A one-byte stamp per
 //! vocabulary feature (the last segment it was seen in) finds those repeats, without a
-//! branch per feature (every id is written to a buffer; only a repeat moves its end on). The result equals
-//! scoring [`Vectorizer::transform`]'s vector with [`LinearModel::scores`] up to float
-//! rounding (a test checks it).
+//! branch per feature (every id is written to a buffer; only a repeat moves its end on).
+//! The result equals scoring [`Vectorizer::transform`]'s vector with
+//! [`LinearModel::scores`] up to float rounding (a test checks it).
 //!
 //! Word vectors add `scale · Σ idf_w·(W_v·v_w) / Σ idf_w` (the vector part of the model,
 //! `W_v`, applied to the idf-weighted mean of the words' vectors): linear in each word,
@@ -142,8 +142,8 @@ impl WordTable {
 /// Pass 2 of [`Scorer::scores`]: adds up the records at `words` into `acc` (laid out as
 /// a record's numbers: `Σ idf·w` per label, `Σ idf²`, vector part per label, vector
 /// weight), stamps their feature ids as seen in `segment` and writes the repeats to
-/// `dups`. Returns the segment's coverage and the number of repeats. Plain slices in, so
-/// the compiler keeps everything in registers.
+/// `dups`. Returns the accumulator, the segment's coverage and the number of repeats.
+/// The accumulator goes in and out by value, so a fixed-size array stays in registers.
 #[inline(always)]
 fn add_up<A: AsMut<[f32]>>(
     arena: &[u8],
