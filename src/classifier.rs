@@ -23,6 +23,11 @@ use crate::OTHER;
 /// The model shipped in the binary (`models/tasnif.json`).
 pub const EMBEDDED_MODEL: &[u8] = include_bytes!("../models/tasnif.json");
 
+/// [`EMBEDDED_MODEL`] as build.rs split it for a fast start: the file without its large
+/// arrays, and those arrays in binary ([`ModelFile::from_split`]).
+const EMBEDDED_MODEL_META: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model_meta.json"));
+const EMBEDDED_MODEL_ARRAYS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/model_arrays.bin"));
+
 /// The embedded word vectors, parsed once per process and shared by every model that
 /// uses them.
 pub fn embedded_vectors() -> Result<Arc<WordVectors>, ModelError> {
@@ -175,14 +180,16 @@ impl Classifier {
         bytes: &[u8],
         vectors: Option<Arc<WordVectors>>,
     ) -> Result<Self, ModelError> {
-        Self::parse(bytes, vectors, None)
+        Self::parse(bytes, vectors, None, ModelFile::from_bytes)
     }
 
-    /// [`Classifier::from_bytes_with`], with the file's SHA-256 when it is already known.
+    /// [`Classifier::from_bytes_with`], with the file's SHA-256 when it is already known,
+    /// and `read` making the [`ModelFile`] of `bytes` (or of what stands for them).
     fn parse(
         bytes: &[u8],
         vectors: Option<Arc<WordVectors>>,
         sha256: Option<&str>,
+        read: fn(&[u8]) -> Result<ModelFile, ModelError>,
     ) -> Result<Self, ModelError> {
         let started = std::time::Instant::now();
         // Hashing (the model's version), parsing, and loading the embedded vectors are
@@ -193,7 +200,7 @@ impl Classifier {
                 sha256.map_or_else(|| crate::model::artifact::sha256_hex(bytes), String::from)
             });
             let embedded = vectors.is_none().then(|| scope.spawn(embedded_vectors));
-            let file = ModelFile::from_bytes(bytes);
+            let file = read(bytes);
             (
                 file,
                 sha256.join().expect("hashing does not panic"),
@@ -212,12 +219,14 @@ impl Classifier {
         classifier
     }
 
-    /// The model embedded in the binary.
+    /// The model embedded in the binary, read from the binary form build.rs made of it
+    /// (the same model, without parsing its numbers from text).
     pub fn embedded() -> Result<Self, ModelError> {
         Self::parse(
             EMBEDDED_MODEL,
             None,
             Some(crate::model::artifact::EMBEDDED_MODEL_SHA256),
+            |_| ModelFile::from_split(EMBEDDED_MODEL_META, EMBEDDED_MODEL_ARRAYS),
         )
     }
 
@@ -537,6 +546,53 @@ mod tests {
 
     const TEXT: &str = "سيطر الجيش السوري على مدينة البوكمال بعد اشتباكات عنيفة مع مسلحي داعش.\n\
         وأعلن المبعوث الأممي أن الجولة المقبلة من المحادثات في جنيف ستعقد الشهر المقبل.";
+
+    #[test]
+    fn the_split_embedded_model_reads_as_its_json_file() {
+        let whole = ModelFile::from_bytes(EMBEDDED_MODEL).expect("the JSON file reads");
+        let split = ModelFile::from_split(EMBEDDED_MODEL_META, EMBEDDED_MODEL_ARRAYS)
+            .expect("the split form reads");
+        assert!(!whole.vocabulary.is_empty() && !whole.weights.is_empty());
+        assert_eq!(split, whole);
+        assert_eq!(
+            split.to_bytes(),
+            EMBEDDED_MODEL,
+            "it writes back as the shipped file"
+        );
+
+        let (fast, slow) = (
+            classifier(),
+            Classifier::from_bytes(EMBEDDED_MODEL).unwrap(),
+        );
+        assert_eq!(fast.version(), slow.version());
+        let o = Options::default();
+        assert_eq!(
+            format!("{:?}", fast.classify(TEXT, &o).unwrap()),
+            format!("{:?}", slow.classify(TEXT, &o).unwrap())
+        );
+    }
+
+    #[test]
+    fn damaged_split_arrays_are_parse_errors() {
+        let arrays = EMBEDDED_MODEL_ARRAYS;
+        for (what, bytes) in [
+            ("cut short", &arrays[..arrays.len() - 3]),
+            ("empty", &arrays[..0]),
+        ] {
+            let e = ModelFile::from_split(EMBEDDED_MODEL_META, bytes).unwrap_err();
+            assert!(
+                matches!(&e, ModelError::Parse(m) if m.contains("end early")),
+                "{what}: {e}"
+            );
+        }
+        let mut longer = arrays.to_vec();
+        longer.push(0);
+        let e = ModelFile::from_split(EMBEDDED_MODEL_META, &longer).unwrap_err();
+        assert!(
+            matches!(&e, ModelError::Parse(m) if m.contains("left over")),
+            "{e}"
+        );
+    }
 
     #[test]
     fn shares_sum_to_one_and_follow_segment_lengths() {

@@ -87,7 +87,7 @@ pub struct EmbeddingPart {
     pub dims: usize,
     pub scale: f32,
     /// One row per dimension: its weight for each label.
-    pub weights: Vec<Vec<f32>>,
+    pub weights: Rows,
 }
 
 /// Where the `other` examples from the corpus came from.
@@ -132,9 +132,167 @@ pub struct ModelFile {
     pub vocabulary: Vec<String>,
     pub idf: Vec<f32>,
     /// One row per vocabulary term: that term's weight for each label.
-    pub weights: Vec<Vec<f32>>,
+    pub weights: Rows,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedding: Option<EmbeddingPart>,
+}
+
+/// A matrix of weights kept flat (row after row, one allocation), written in the file as
+/// a list of rows: `[[w, …], …]`. Reading one does not allocate a `Vec` per row (a model
+/// has one row per vocabulary term), and rows of unequal length are refused as they are
+/// read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rows {
+    values: Vec<f32>,
+    rows: usize,
+    width: usize,
+}
+
+impl Rows {
+    /// `values` cut into rows of `width`.
+    ///
+    /// # Panics
+    /// If `values` is not a whole number of rows (a zero `width` holds no values).
+    pub fn from_flat(values: Vec<f32>, width: usize) -> Self {
+        let rows = values.len().checked_div(width).unwrap_or(0);
+        assert_eq!(rows * width, values.len(), "whole rows of {width} values");
+        // No rows have no width (as when read from `[]`).
+        let width = if rows == 0 { 0 } else { width };
+        Self {
+            values,
+            rows,
+            width,
+        }
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Values per row.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// All values, row after row.
+    pub fn values(&self) -> &[f32] {
+        &self.values
+    }
+
+    pub fn into_values(self) -> Vec<f32> {
+        self.values
+    }
+}
+
+impl Serialize for Rows {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let width = self.width;
+        serializer.collect_seq((0..self.rows).map(|r| &self.values[r * width..(r + 1) * width]))
+    }
+}
+
+impl<'de> Deserialize<'de> for Rows {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::{DeserializeSeed, Error, SeqAccess, Visitor};
+
+        /// Appends one row's values and yields how many there were.
+        struct Row<'v>(&'v mut Vec<f32>);
+        impl<'de> DeserializeSeed<'de> for Row<'_> {
+            type Value = usize;
+            fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+                d.deserialize_seq(self)
+            }
+        }
+        impl<'de> Visitor<'de> for Row<'_> {
+            type Value = usize;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a row of numbers")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+                let before = self.0.len();
+                while let Some(x) = seq.next_element::<f32>()? {
+                    self.0.push(x);
+                }
+                Ok(self.0.len() - before)
+            }
+        }
+
+        struct Matrix;
+        impl<'de> Visitor<'de> for Matrix {
+            type Value = Rows;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of rows of numbers")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Rows, A::Error> {
+                let mut values = Vec::new();
+                let (mut rows, mut width) = (0, 0);
+                while let Some(n) = seq.next_element_seed(Row(&mut values))? {
+                    if rows == 0 {
+                        width = n;
+                    } else if n != width {
+                        return Err(A::Error::custom(format!(
+                            "row {rows} has {n} values where row 0 has {width}"
+                        )));
+                    }
+                    rows += 1;
+                }
+                Ok(Rows {
+                    values,
+                    rows,
+                    width,
+                })
+            }
+        }
+        deserializer.deserialize_seq(Matrix)
+    }
+}
+
+/// Reads the binary arrays of [`ModelFile::from_split`], front to back.
+struct SplitArrays<'a>(&'a [u8]);
+
+impl<'a> SplitArrays<'a> {
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8], ModelError> {
+        if self.0.len() < n {
+            return Err(ModelError::Parse("the model's arrays end early".into()));
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Ok(head)
+    }
+
+    fn count(&mut self) -> Result<usize, ModelError> {
+        let b = self.bytes(4)?;
+        Ok(u32::from_le_bytes(b.try_into().expect("four bytes")) as usize)
+    }
+
+    fn text(&mut self) -> Result<String, ModelError> {
+        let n = self.count()?;
+        let b = self.bytes(n)?;
+        String::from_utf8(b.to_vec())
+            .map_err(|_| ModelError::Parse("a vocabulary term is not UTF-8".into()))
+    }
+
+    fn floats(&mut self, n: usize) -> Result<Vec<f32>, ModelError> {
+        let b = self.bytes(n.checked_mul(4).ok_or_else(|| {
+            ModelError::Parse("the model's arrays give an impossible size".into())
+        })?)?;
+        Ok(b.chunks_exact(4)
+            .map(|x| f32::from_le_bytes(x.try_into().expect("four bytes")))
+            .collect())
+    }
+
+    fn rows(&mut self) -> Result<Rows, ModelError> {
+        let (rows, width) = (self.count()?, self.count()?);
+        let n = rows.checked_mul(width).ok_or_else(|| {
+            ModelError::Parse("the model's arrays give an impossible size".into())
+        })?;
+        Ok(Rows::from_flat(self.floats(n)?, width))
+    }
 }
 
 #[derive(Deserialize)]
@@ -186,6 +344,33 @@ impl ModelFile {
         }
     }
 
+    /// Reads and checks a model file split in two by build.rs (for the embedded model):
+    /// `meta`, the file with its vocabulary, idf and weight arrays empty, and `arrays`,
+    /// those arrays in binary (the layout is described in build.rs). Gives what
+    /// [`ModelFile::from_bytes`] gives for the whole file (a test checks it).
+    pub fn from_split(meta: &[u8], arrays: &[u8]) -> Result<Self, ModelError> {
+        let mut file: ModelFile =
+            serde_json::from_slice(meta).map_err(|e| ModelError::Parse(e.to_string()))?;
+        check_header(Some(&file.format), Some(file.format_version))?;
+        let mut arrays = SplitArrays(arrays);
+        let n = arrays.count()?;
+        file.vocabulary = (0..n).map(|_| arrays.text()).collect::<Result<_, _>>()?;
+        let n = arrays.count()?;
+        file.idf = arrays.floats(n)?;
+        file.weights = arrays.rows()?;
+        let vector_weights = arrays.rows()?;
+        if let Some(e) = &mut file.embedding {
+            e.weights = vector_weights;
+        }
+        if !arrays.0.is_empty() {
+            return Err(ModelError::Parse(
+                "the model's arrays have bytes left over".into(),
+            ));
+        }
+        file.validate()?;
+        Ok(file)
+    }
+
     fn validate(&self) -> Result<(), ModelError> {
         let k = self.labels.len();
         if !(2..=MAX_LABELS).contains(&k) {
@@ -219,23 +404,24 @@ impl ModelFile {
                 self.vocabulary.len()
             )));
         }
-        if let Some(i) = self.weights.iter().position(|row| row.len() != k) {
+        if !self.weights.is_empty() && self.weights.width() != k {
             return Err(ModelError::Invalid(format!(
-                "weight row {i} does not have {k} values"
+                "weight rows have {} values, not one for each of the {k} labels",
+                self.weights.width()
             )));
         }
         let finite = |v: &f32| v.is_finite();
-        if !self.bias.iter().all(finite) || !self.weights.iter().flatten().all(finite) {
+        if !self.bias.iter().all(finite) || !self.weights.values().iter().all(finite) {
             return Err(ModelError::Invalid("weights must be finite numbers".into()));
         }
         if let Some(e) = &self.embedding {
-            if e.weights.len() != e.dims || e.weights.iter().any(|row| row.len() != k) {
+            if e.weights.len() != e.dims || (!e.weights.is_empty() && e.weights.width() != k) {
                 return Err(ModelError::Invalid(format!(
                     "the vector part needs {} rows of {k} weights",
                     e.dims
                 )));
             }
-            if !(e.weights.iter().flatten().all(finite) && e.scale.is_finite() && e.scale > 0.0) {
+            if !(e.weights.values().iter().all(finite) && e.scale.is_finite() && e.scale > 0.0) {
                 return Err(ModelError::Invalid(
                     "vector weights and scale must be finite (scale positive)".into(),
                 ));
@@ -288,15 +474,12 @@ impl ModelFile {
         };
         let vocabulary = std::mem::take(&mut self.vocabulary);
         let idf = std::mem::take(&mut self.idf);
-        let mut weights: Vec<f32> = std::mem::take(&mut self.weights)
-            .into_iter()
-            .flatten()
-            .collect();
+        let mut weights = std::mem::take(&mut self.weights).into_values();
         let (embedding, vector_weights) = match embedding {
-            Some((e, w)) => (Some(e), w),
+            Some((e, w)) => (Some(e), w.into_values()),
             None => (None, Vec::new()),
         };
-        weights.extend(vector_weights.into_iter().flatten());
+        weights.extend_from_slice(&vector_weights);
         let vectorizer = Vectorizer::from_parts(self.pipeline, self.tfidf, vocabulary, idf)?
             .with_embedding(embedding)?;
         let model = LinearModel::new(self.labels.clone(), weights, self.bias.clone());
@@ -351,7 +534,7 @@ mod tests {
             bias: vec![0.0, 0.1],
             vocabulary: vec!["w:جيش".into(), "w:جنيف".into()],
             idf: vec![1.0, 1.5],
-            weights: vec![vec![0.5, -0.5], vec![-0.25, 0.25]],
+            weights: Rows::from_flat(vec![0.5, -0.5, -0.25, 0.25], 2),
             embedding: None,
         }
     }
@@ -411,7 +594,7 @@ mod tests {
         let mut m = tiny();
         m.labels = (0..100).map(|i| format!("l{i}")).collect();
         m.bias = vec![0.0; 100];
-        m.weights = vec![vec![0.0; 100]; 2];
+        m.weights = Rows::from_flat(vec![0.0; 200], 100);
         let err = ModelFile::from_bytes(&m.to_bytes()).unwrap_err();
         assert!(err.to_string().contains("labels"), "{err}");
     }
@@ -443,12 +626,19 @@ mod tests {
 
     #[test]
     fn inconsistent_shapes_are_rejected() {
+        // A short row is refused as it is read, naming the row.
+        let bytes = String::from_utf8(tiny().to_bytes()).unwrap();
+        assert!(bytes.contains("[-0.25,0.25]"), "{bytes}");
+        let short = bytes.replace("[-0.25,0.25]", "[-0.25]");
+        let err = ModelFile::from_bytes(short.as_bytes()).unwrap_err();
+        assert!(matches!(err, ModelError::Parse(_)), "{err}");
+        assert!(err.to_string().contains("row 1 has 1 values"), "{err}");
+        // Rows of equal length, but not one value per label.
         let mut m = tiny();
-        m.weights[1].pop();
-        assert!(matches!(
-            ModelFile::from_bytes(&m.to_bytes()),
-            Err(ModelError::Invalid(_))
-        ));
+        m.weights = Rows::from_flat(vec![0.5, -0.5, 0.0, -0.25, 0.25, 0.0], 3);
+        let err = ModelFile::from_bytes(&m.to_bytes()).unwrap_err();
+        assert!(matches!(err, ModelError::Invalid(_)), "{err}");
+        assert!(err.to_string().contains("have 3 values"), "{err}");
         let mut m = tiny();
         m.idf.pop();
         let bytes = m.to_bytes();

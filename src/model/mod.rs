@@ -21,7 +21,7 @@ use crate::data::LabelledText;
 use crate::embedding::WordVectors;
 use crate::error::ModelError;
 use artifact::{
-    sha256_hex, CvSummary, EmbeddingPart, LabelCount, OtherSource, TrainingInfo, FORMAT,
+    sha256_hex, CvSummary, EmbeddingPart, LabelCount, OtherSource, Rows, TrainingInfo, FORMAT,
     FORMAT_VERSION,
 };
 
@@ -150,8 +150,11 @@ pub fn assemble(
     }
     let k = labels.len();
     let n_terms = vectorizer.vocabulary_len();
-    let mut rows: Vec<Vec<f32>> = model.weights().chunks(k).map(<[f32]>::to_vec).collect();
-    let vector_rows = rows.split_off(n_terms);
+    let (rows, vector_rows) = model.weights().split_at(n_terms * k);
+    let (rows, vector_rows) = (
+        Rows::from_flat(rows.to_vec(), k),
+        Rows::from_flat(vector_rows.to_vec(), k),
+    );
     let embedding = vectorizer.embedding().map(|e| EmbeddingPart {
         vectors_sha256: e.vectors.sha256().to_string(),
         words: e.vectors.len(),
