@@ -157,6 +157,16 @@ fn add_up<A: AsMut<[f32]>>(
     let numbers = 4 * acc.as_mut().len();
     let mut coverage = Coverage::default();
     let mut n_dups = 0;
+    // Room for every id of the segment up front: a call inside the loop would make the
+    // compiler keep the accumulator in memory across it (no vector register survives a
+    // call), and this pass brings the records into the cache for the next one.
+    let ids: usize = words
+        .iter()
+        .map(|&offset| read_u32(arena, offset as usize + N_IDS) as usize)
+        .sum();
+    if dups.len() < ids {
+        dups.resize(ids, 0);
+    }
     for &offset in words {
         let record = &arena[offset as usize..];
         let (header, body) = record.split_at(HEADER);
@@ -169,9 +179,6 @@ fn add_up<A: AsMut<[f32]>>(
             *a += f32::from_ne_bytes(x.try_into().expect("four bytes"));
         }
         let n_ids = read_u32(header, N_IDS) as usize;
-        if dups.len() < n_dups + n_ids {
-            dups.resize(n_dups + n_ids, 0);
-        }
         n_dups = if wide {
             let ids = ids[..4 * n_ids]
                 .chunks_exact(4)
