@@ -143,7 +143,8 @@ impl WordTable {
 /// a record's numbers: `Σ idf·w` per label, `Σ idf²`, vector part per label, vector
 /// weight), stamps their feature ids as seen in `segment` and writes the repeats to
 /// `dups`. Returns the accumulator, the segment's coverage and the number of repeats.
-/// The accumulator goes in and out by value, so a fixed-size array stays in registers.
+/// The accumulator goes in and out by value and no call is made in the loop, so a
+/// fixed-size array stays in registers.
 #[inline(always)]
 fn add_up<A: AsMut<[f32]>>(
     arena: &[u8],
