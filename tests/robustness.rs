@@ -1031,3 +1031,63 @@ async fn fuzz_regressions_are_answered_promptly() {
     }
     still_serving(&server).await;
 }
+
+/// A client that cancels a burst of calls the server has not taken up yet (a batch of
+/// deadlines expiring together, say) keeps its connection, and its other calls on it are
+/// answered. h2 by default ends a connection after 20 such resets (ENHANCE_YOUR_CALM, its
+/// guard against "rapid reset" floods), failing every call still on it: the soak met that
+/// as UNKNOWN errors when an overloaded window ended. The server allows as many as the
+/// streams a connection may have open (1 024), which still bounds a flood. (A test of that
+/// bound would need a client that breaks the server's stream limit; h2's will not.)
+#[tokio::test]
+async fn a_burst_of_cancelled_calls_keeps_the_connection() {
+    let server = TestServer::start().await;
+    let (kept, conn) = cancel_a_burst(&server, 200).await;
+    let response = tokio::time::timeout(Duration::from_secs(30), kept)
+        .await
+        .expect("the kept call is answered")
+        .expect("the connection was not ended");
+    assert_eq!(response.status(), 200);
+    let mut body = response.into_body();
+    let mut bytes = 0;
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.expect("the answer arrives whole");
+        bytes += chunk.len();
+        let _ = body.flow_control().release_capacity(chunk.len());
+    }
+    let trailers = body.trailers().await.unwrap().expect("trailers");
+    assert_eq!(trailers["grpc-status"], "0");
+    assert!(bytes > 5, "an answer, not an empty body");
+    assert!(!conn.is_finished(), "the connection is still open");
+    still_serving(&server).await;
+}
+
+/// Opens one Classify call, then `n` more that it cancels at once (the test's runtime has
+/// one thread, so their HEADERS and RST_STREAM frames reach the server together, before
+/// it can accept any), then sends the first call's request. Returns that call's response
+/// and the connection's task.
+async fn cancel_a_burst(
+    server: &TestServer,
+    n: usize,
+) -> (
+    h2::client::ResponseFuture,
+    tokio::task::JoinHandle<Result<(), h2::Error>>,
+) {
+    let tcp = tokio::net::TcpStream::connect(addr(server)).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    let conn = tokio::spawn(connection);
+    let mut c = client.ready().await.unwrap();
+    let body = classify_request(&seed_articles()[0].1, &[]).encode_to_vec();
+    let (kept, mut send) = c
+        .send_request(raw::request(&server.url, "Classify"), false)
+        .unwrap();
+    for _ in 0..n {
+        c = c.ready().await.unwrap();
+        let (_response, mut cancelled) = c
+            .send_request(raw::request(&server.url, "Classify"), false)
+            .unwrap();
+        cancelled.send_reset(h2::Reason::CANCEL);
+    }
+    send.send_data(raw::frame(&body), true).unwrap();
+    (kept, conn)
+}

@@ -478,7 +478,12 @@ pub async fn serve_with(
         .accept_http1(true)
         .http2_keepalive_interval(keepalive)
         .http2_keepalive_timeout(Some(keepalive_timeout))
-        .max_concurrent_streams(Some(streams));
+        .max_concurrent_streams(Some(streams))
+        // h2 ends a connection after 20 resets of streams not yet accepted (its guard
+        // against "rapid reset" floods), failing every other call on it; a client whose
+        // burst of deadlines expires together does that. As many as the streams a
+        // connection may have open still bounds a flood.
+        .http2_max_pending_accept_reset_streams(Some(streams as usize));
     if let Some(age) = age {
         builder = builder
             .max_connection_age(age)
