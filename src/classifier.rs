@@ -168,6 +168,14 @@ pub struct Classifier {
     sha256: String,
 }
 
+/// What names a model being loaded: its SHA-256, known already (the embedded model's,
+/// computed by build.rs), or to be computed from its file's bytes.
+#[derive(Clone, Copy)]
+enum Version<'a> {
+    Known(&'static str),
+    HashOf(&'a [u8]),
+}
+
 impl Classifier {
     /// Loads a model file's bytes; a model with word vectors gets the embedded ones.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, ModelError> {
@@ -180,30 +188,43 @@ impl Classifier {
         bytes: &[u8],
         vectors: Option<Arc<WordVectors>>,
     ) -> Result<Self, ModelError> {
-        Self::parse(bytes, vectors, None, ModelFile::from_bytes)
+        Self::parse(
+            || ModelFile::from_bytes(bytes),
+            Version::HashOf(bytes),
+            vectors,
+        )
     }
 
-    /// [`Classifier::from_bytes_with`], with the file's SHA-256 when it is already known,
-    /// and `read` making the [`ModelFile`] of `bytes` (or of what stands for them).
+    /// Loads the model `read` makes, named by `version`, with `vectors` (the embedded ones
+    /// if `None` and the model needs vectors).
     fn parse(
-        bytes: &[u8],
+        read: impl FnOnce() -> Result<ModelFile, ModelError>,
+        version: Version<'_>,
         vectors: Option<Arc<WordVectors>>,
-        sha256: Option<&str>,
-        read: fn(&[u8]) -> Result<ModelFile, ModelError>,
     ) -> Result<Self, ModelError> {
         let started = std::time::Instant::now();
         // Hashing (the model's version), parsing, and loading the embedded vectors are
-        // independent: hash and parse the vectors on short-lived threads (not rayon's global
+        // independent: hash and load the vectors on short-lived threads (not rayon's global
         // pool, which the server would otherwise never start).
         let (file, sha256, embedded) = std::thread::scope(|scope| {
-            let sha256 = scope.spawn(|| {
-                sha256.map_or_else(|| crate::model::artifact::sha256_hex(bytes), String::from)
-            });
+            let hashing = match version {
+                Version::HashOf(bytes) => {
+                    Some(scope.spawn(move || crate::model::artifact::sha256_hex(bytes)))
+                }
+                Version::Known(_) => None,
+            };
             let embedded = vectors.is_none().then(|| scope.spawn(embedded_vectors));
-            let file = read(bytes);
+            let file = read();
+            let sha256 = match (version, hashing) {
+                (Version::Known(sha256), _) => sha256.to_string(),
+                (Version::HashOf(_), hashing) => hashing
+                    .expect("spawned above")
+                    .join()
+                    .expect("hashing does not panic"),
+            };
             (
                 file,
-                sha256.join().expect("hashing does not panic"),
+                sha256,
                 embedded.map(|h| h.join().expect("loading vectors does not panic")),
             )
         });
@@ -223,10 +244,9 @@ impl Classifier {
     /// (the same model, without parsing its numbers from text).
     pub fn embedded() -> Result<Self, ModelError> {
         Self::parse(
-            EMBEDDED_MODEL,
+            || ModelFile::from_split(EMBEDDED_MODEL_META, EMBEDDED_MODEL_ARRAYS),
+            Version::Known(crate::model::artifact::EMBEDDED_MODEL_SHA256),
             None,
-            Some(crate::model::artifact::EMBEDDED_MODEL_SHA256),
-            |_| ModelFile::from_split(EMBEDDED_MODEL_META, EMBEDDED_MODEL_ARRAYS),
         )
     }
 
@@ -567,8 +587,8 @@ mod tests {
         assert_eq!(fast.version(), slow.version());
         let o = Options::default();
         assert_eq!(
-            format!("{:?}", fast.classify(TEXT, &o).unwrap()),
-            format!("{:?}", slow.classify(TEXT, &o).unwrap())
+            fast.classify(TEXT, &o).unwrap(),
+            slow.classify(TEXT, &o).unwrap()
         );
     }
 
