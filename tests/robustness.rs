@@ -1037,8 +1037,8 @@ async fn fuzz_regressions_are_answered_promptly() {
 /// answered. h2 by default ends a connection after 20 such resets (ENHANCE_YOUR_CALM, its
 /// guard against "rapid reset" floods), failing every call still on it: the soak met that
 /// as UNKNOWN errors when an overloaded window ended. The server allows as many as the
-/// streams a connection may have open (1 024), which still bounds a flood. (A test of that
-/// bound would need a client that breaks the server's stream limit; h2's will not.)
+/// streams a connection may have open (1 024), which still bounds a flood
+/// (`a_rapid_reset_flood_ends_its_connection` floods it).
 #[tokio::test]
 async fn a_burst_of_cancelled_calls_keeps_the_connection() {
     let server = TestServer::start().await;
@@ -1090,4 +1090,124 @@ async fn cancel_a_burst(
     }
     send.send_data(raw::frame(&body), true).unwrap();
     (kept, conn)
+}
+
+/// The other side of the case above: a client that floods the server with calls it cancels
+/// at once (HTTP/2 "rapid reset", CVE-2023-44487) has its connection ended with GOAWAY
+/// ENHANCE_YOUR_CALM once more of them wait to be accepted than the connection may have
+/// streams open, and everybody else is still answered. h2's client will not break the
+/// server's stream limit, so this client writes the frames itself, 5 000 pairs a write, so
+/// that the server reads more of them at once than it takes up between reads. (With the
+/// bound lifted — `usize::MAX` — the connection survives all 200 000 pairs and this fails.)
+#[tokio::test]
+async fn a_rapid_reset_flood_ends_its_connection() {
+    let server = TestServer::start().await;
+    let ended = tokio::time::timeout(Duration::from_secs(60), rapid_reset_flood(&server, 200_000))
+        .await
+        .expect("the flood ends within a minute");
+    match ended {
+        FloodEnd::GoAway(reason) => {
+            assert_eq!(
+                reason,
+                u32::from(h2::Reason::ENHANCE_YOUR_CALM),
+                "GOAWAY's code"
+            )
+        }
+        FloodEnd::Closed(pairs) => panic!("closed without GOAWAY after {pairs} pairs"),
+        FloodEnd::Survived(pairs) => {
+            panic!("the connection survived {pairs} cancelled calls")
+        }
+    }
+    still_serving(&server).await;
+}
+
+/// How a flood ended: with the server's GOAWAY (its error code), closed without one after
+/// so many pairs, or still open after every pair was sent.
+#[derive(Debug)]
+enum FloodEnd {
+    GoAway(u32),
+    Closed(usize),
+    Survived(usize),
+}
+
+/// Opens a plain-text HTTP/2 connection and writes up to `pairs` (HEADERS of a Classify
+/// call, RST_STREAM CANCEL) frame pairs, 5 000 a write, while another task reads the
+/// server's frames, until a GOAWAY arrives or the connection ends.
+async fn rapid_reset_flood(server: &TestServer, pairs: usize) -> FloodEnd {
+    use tokio::io::AsyncReadExt;
+    let tcp = tokio::net::TcpStream::connect(addr(server)).await.unwrap();
+    let (mut rx, mut tx) = tcp.into_split();
+    let reader = tokio::spawn(async move {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            // A frame: 24-bit length, type, flags, 31-bit stream id, payload.
+            while buf.len() >= 9 {
+                let len = u32::from_be_bytes([0, buf[0], buf[1], buf[2]]) as usize;
+                if buf.len() < 9 + len {
+                    break;
+                }
+                if buf[3] == 0x7 {
+                    let code = &buf[9 + 4..9 + 8];
+                    return Some(u32::from_be_bytes(code.try_into().unwrap()));
+                }
+                buf.drain(..9 + len);
+            }
+            match rx.read(&mut chunk).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    });
+    let frame = |kind: u8, flags: u8, stream: u32, payload: &[u8]| {
+        let mut f = Vec::with_capacity(9 + payload.len());
+        f.extend_from_slice(&(payload.len() as u32).to_be_bytes()[1..]);
+        f.extend_from_slice(&[kind, flags]);
+        f.extend_from_slice(&stream.to_be_bytes());
+        f.extend_from_slice(payload);
+        f
+    };
+    // HPACK: every header a literal without indexing, with a literal name (0x00).
+    let mut block = Vec::new();
+    for (name, value) in [
+        (":method", "POST"),
+        (":scheme", "http"),
+        (":path", "/tasnif.v1.TopicClassifier/Classify"),
+        (":authority", "localhost"),
+        ("content-type", "application/grpc"),
+        ("te", "trailers"),
+    ] {
+        block.push(0);
+        block.push(name.len() as u8);
+        block.extend_from_slice(name.as_bytes());
+        block.push(value.len() as u8);
+        block.extend_from_slice(value.as_bytes());
+    }
+    let mut start = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    start.extend(frame(0x4, 0, 0, &[])); // SETTINGS, none changed
+    if tx.write_all(&start).await.is_err() {
+        return FloodEnd::Closed(0);
+    }
+    let cancel = u32::from(h2::Reason::CANCEL).to_be_bytes();
+    let mut sent = 0;
+    while sent < pairs && !reader.is_finished() {
+        let mut batch = Vec::new();
+        for _ in 0..5000.min(pairs - sent) {
+            let stream = 1 + 2 * sent as u32;
+            batch.extend(frame(0x1, 0x4, stream, &block)); // HEADERS, END_HEADERS
+            batch.extend(frame(0x3, 0, stream, &cancel)); // RST_STREAM
+            sent += 1;
+        }
+        if tx.write_all(&batch).await.is_err() {
+            break;
+        }
+    }
+    // A server with no bound takes every pair and keeps the connection open.
+    match tokio::time::timeout(Duration::from_secs(5), reader).await {
+        Ok(ended) => match ended.unwrap() {
+            Some(code) => FloodEnd::GoAway(code),
+            None => FloodEnd::Closed(sent),
+        },
+        Err(_) => FloodEnd::Survived(sent),
+    }
 }
