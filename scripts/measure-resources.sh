@@ -61,4 +61,6 @@ print(f"RSS 2 s after the load {int(after) / 1024:.1f} MiB")
 print(f"server CPU {cpu:.1f} s over {wall:.1f} s = {cpu / wall:.2f} cores; {ok} OK calls "
       f"({report['rps']} OK/s, p50 {report['p50_us'] / 1000:.1f} ms, p99 {report['p99_us'] / 1000:.1f} ms, "
       f"errors {report['errors']}); {cpu / max(ok, 1) * 1e6:.0f} µs of server CPU per call")
+if not ok or report["errors"]:
+    sys.exit(f"measure-resources: {ok} OK calls, errors {report['errors']}: the figures above measure a failing server")
 EOF
