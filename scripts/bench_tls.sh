@@ -32,7 +32,7 @@ done
 tmp="$(mktemp -d)"
 server=""
 cleanup() {
-  [ -n "$server" ] && kill -TERM "$server" 2> /dev/null || true
+  if [ -n "$server" ]; then kill -TERM "$server" 2> /dev/null || true; fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -78,7 +78,7 @@ echo 'nonroot:x:65532:' > "$ctx/rootfs/etc/group"
   echo "COPY rootfs/ /"
   printf '%s\n' "$config_lines"
 } > "$ctx/Containerfile"
-echo "image-check: scratch image = $(echo $libs | wc -w) libraries from ldd + $dest ($(du -sh "$ctx/rootfs" | cut -f1)); config from the Dockerfile:"
+echo "image-check: scratch image = $(echo "$libs" | wc -w) libraries from ldd + $dest ($(du -sh "$ctx/rootfs" | cut -f1)); config from the Dockerfile:"
 sed 's/^/  /' "$ctx/Containerfile"
 
 # 3. podman build, then the image's own file system and config, as a runtime gets them.
