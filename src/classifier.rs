@@ -170,7 +170,6 @@ pub struct Classifier {
 
 /// What names a model being loaded: its SHA-256, known already (the embedded model's,
 /// computed by build.rs), or to be computed from its file's bytes.
-#[derive(Clone, Copy)]
 enum Version<'a> {
     Known(&'static str),
     HashOf(&'a [u8]),
@@ -206,34 +205,27 @@ impl Classifier {
         // Hashing (the model's version), parsing, and loading the embedded vectors are
         // independent: hash and load the vectors on short-lived threads (not rayon's global
         // pool, which the server would otherwise never start).
-        let (file, sha256, embedded) = std::thread::scope(|scope| {
-            let hashing = match version {
+        let (file, sha256, vectors) = std::thread::scope(|scope| {
+            // Each is either at hand already or being made on a thread.
+            let sha256 = match version {
+                Version::Known(sha256) => Ok(sha256.to_string()),
                 Version::HashOf(bytes) => {
-                    Some(scope.spawn(move || crate::model::artifact::sha256_hex(bytes)))
+                    Err(scope.spawn(move || crate::model::artifact::sha256_hex(bytes)))
                 }
-                Version::Known(_) => None,
             };
-            let embedded = vectors.is_none().then(|| scope.spawn(embedded_vectors));
+            let vectors = vectors.ok_or_else(|| scope.spawn(embedded_vectors));
             let file = read();
-            let sha256 = match (version, hashing) {
-                (Version::Known(sha256), _) => sha256.to_string(),
-                (Version::HashOf(_), hashing) => hashing
-                    .expect("spawned above")
-                    .join()
-                    .expect("hashing does not panic"),
-            };
             (
                 file,
-                sha256,
-                embedded.map(|h| h.join().expect("loading vectors does not panic")),
+                sha256.unwrap_or_else(|hashing| hashing.join().expect("hashing does not panic")),
+                vectors.or_else(|loading| loading.join().expect("loading vectors does not panic")),
             )
         });
         let file = file?;
-        let vectors = match (&file.embedding, vectors, embedded) {
-            (None, _, _) => None,
-            (Some(_), Some(v), _) => Some(v),
-            (Some(_), None, Some(embedded)) => Some(embedded?),
-            (Some(_), None, None) => Some(embedded_vectors()?),
+        // The embedded vectors' error matters only to a model that uses vectors.
+        let vectors = match file.embedding {
+            Some(_) => Some(vectors?),
+            None => None,
         };
         let classifier = Self::from_file(file, sha256, vectors);
         tracing::debug!(elapsed = ?started.elapsed(), "model loaded");
