@@ -29,7 +29,6 @@ else
   echo "k8s-check: warning: no kubectl: validating each file as written; the tls component and the README's secret commands are not checked" >&2
   files=(deploy/k8s/deployment.yaml deploy/k8s/service.yaml deploy/k8s/service-headless.yaml deploy/k8s/hpa.yaml deploy/k8s/pdb.yaml)
 fi
-kinds="$(cat "${files[@]}" | grep -c '^kind: ')"
 
 # The README's `kubectl create secret` lines, run as written from a directory holding the
 # files they name (a token list, a throw-away certificate), as a client-side dry run (no
@@ -69,8 +68,8 @@ PY
     files+=("$out")
   done < <(grep '^kubectl create secret' README.md)
   [ "$secrets" -ge 2 ] || { echo "k8s-check: expected the README's two secret commands, found $secrets" >&2; exit 1; }
-  kinds="$(cat "${files[@]}" | grep -c '^kind: ')"
 fi
+kinds="$(cat "${files[@]}" | grep -c '^kind: ')"
 [ "$kinds" -ge 5 ] || { echo "k8s-check: only $kinds objects rendered" >&2; exit 1; }
 for v in $versions; do
   kubernetes-validate --strict --quiet -k "$v" "${files[@]}"
