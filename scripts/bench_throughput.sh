@@ -7,19 +7,21 @@
 # alike); printed: medians over all runs, MB/s, and the ratio as the median of the
 # rounds' ratios with its range.
 # Needs: a release build, Debian's `fasttext` and `hyperfine`, and the peers' venv
-# (../shared/peer/setup.sh run in a writable copy; PEER_DIR points at it).
+# (../shared/peer/setup.sh run in a writable copy; PEER_DIR points at it). TASNIF_BIN
+# picks the tasnif binary (default target/release/tasnif; its file name must be tasnif).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PEER_DIR="${PEER_DIR:-/tmp/peer}"
 OUT="${OUT:-/tmp/tasnif-corpus}"
 ROUNDS="${ROUNDS:-10}"
 RUNS="${RUNS:-5}"
+TASNIF_BIN="${TASNIF_BIN:-target/release/tasnif}"
 python3 scripts/make_corpus.py seeds eval/dev_articles.tsv "$OUT" 20
 fasttext supervised -input "$OUT/train.txt" -output "$OUT/ft" -verbose 0
 rm -f "$OUT"/fast-*.json
 for round in $(seq "$ROUNDS"); do
   hyperfine --warmup 1 --runs "$RUNS" -N --output=null --export-json "$OUT/fast-$round.json" \
-    "target/release/tasnif classify --jsonl $OUT/docs.jsonl" \
+    "$TASNIF_BIN classify --jsonl $OUT/docs.jsonl" \
     "fasttext predict-prob $OUT/ft.bin $OUT/docs.txt 4" > /dev/null
 done
 hyperfine --runs 3 --output=null --export-json "$OUT/sk.json" \
@@ -46,4 +48,4 @@ for key, label in names.items():
 print(f"  tasnif vs fastText: {statistics.median(ratios):.2f}x (median of {rounds} rounds' ratios; "
       f"range {min(ratios):.2f}-{max(ratios):.2f}x)   vs sk_char: {med['python'] / med['tasnif']:.0f}x")
 EOF
-/usr/bin/time -f "tasnif classify --jsonl: max RSS %M KiB" target/release/tasnif classify --jsonl "$OUT/docs.jsonl" > /dev/null
+/usr/bin/time -f "tasnif classify --jsonl: max RSS %M KiB" "$TASNIF_BIN" classify --jsonl "$OUT/docs.jsonl" > /dev/null
