@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Whole-process throughput on ~20 MB of whole articles (the seeds and the dev articles,
-# repeated), side by side in one run: `tasnif classify --jsonl`, fastText's CLI with a
+# Whole-process throughput on ~MB (20) megabytes of whole articles (the seeds and the dev
+# articles, repeated), side by side in one run: `tasnif classify --jsonl`, fastText's CLI with a
 # default supervised model trained on the same labels, and scikit-learn's char TF-IDF
 # baseline (the peers' sk_char). The machines are shared and noisy, so tasnif and
 # fastText run in ROUNDS interleaved rounds of RUNS runs each (a slow spell hits both
 # alike); printed: medians over all runs, MB/s, and the ratio as the median of the
-# rounds' ratios with its range.
+# rounds' ratios with its range. sk_char runs SK_RUNS (3) times, after the rounds.
 # Needs: a release build, Debian's `fasttext` and `hyperfine`, and the peers' venv
 # (../shared/peer/setup.sh run in a writable copy; PEER_DIR points at it). TASNIF_BIN
 # picks the tasnif binary (default target/release/tasnif; its file name must be tasnif).
@@ -15,8 +15,10 @@ PEER_DIR="${PEER_DIR:-/tmp/peer}"
 OUT="${OUT:-/tmp/tasnif-corpus}"
 ROUNDS="${ROUNDS:-10}"
 RUNS="${RUNS:-5}"
+MB="${MB:-20}"
+SK_RUNS="${SK_RUNS:-3}"
 TASNIF_BIN="${TASNIF_BIN:-target/release/tasnif}"
-python3 scripts/make_corpus.py seeds eval/dev_articles.tsv "$OUT" 20
+python3 scripts/make_corpus.py seeds eval/dev_articles.tsv "$OUT" "$MB"
 fasttext supervised -input "$OUT/train.txt" -output "$OUT/ft" -verbose 0
 rm -f "$OUT"/fast-*.json
 for round in $(seq "$ROUNDS"); do
@@ -24,7 +26,7 @@ for round in $(seq "$ROUNDS"); do
     "$TASNIF_BIN classify --jsonl $OUT/docs.jsonl" \
     "fasttext predict-prob $OUT/ft.bin $OUT/docs.txt 4" > /dev/null
 done
-hyperfine --runs 3 --output=null --export-json "$OUT/sk.json" \
+hyperfine --runs "$SK_RUNS" --output=null --export-json "$OUT/sk.json" \
   "$PEER_DIR/.venv/bin/python scripts/sk_char_classify.py $PEER_DIR seeds/labels.tsv $OUT/docs.txt"
 python3 - "$OUT" "$ROUNDS" <<'EOF'
 import json, os, statistics, sys

@@ -9,12 +9,15 @@
 #   grpc   the plain server driven by grpc-load (h2c only, no metadata), to show that
 #          examples/load and grpc-load agree on the plain figure.
 # Every run: the seed articles, Classify, c=64 over 8 connections, WARMUP s then
-# DURATION s measured. Prints one JSON line per run and the medians and full/plain ratio.
+# DURATION s measured. Prints one JSON line per run and the medians and full/plain ratio;
+# exits 1 if a call failed (or none succeeded) in any run, or if the metrics endpoint did
+# not count the full server's calls.
 #
 #   cargo build --release --examples --bin tasnif
 #   scripts/bench_tls.sh [ROUNDS]
 #
 # GRPC_LOAD: path of ../shared/tools/grpc-load's release binary (skipped if absent).
+# TASNIF_BIN / LOAD_BIN: the server and examples/load (defaults: the release builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-4}"
@@ -23,8 +26,8 @@ PORT="${PORT:-50071}"
 METRICS_PORT="${METRICS_PORT:-50072}"
 WARMUP="${WARMUP:-2}"
 DURATION="${DURATION:-8}"
-TASNIF=target/release/tasnif
-LOAD=target/release/examples/load
+TASNIF="${TASNIF_BIN:-target/release/tasnif}"
+LOAD="${LOAD_BIN:-target/release/examples/load}"
 for b in "$TASNIF" "$LOAD"; do
   [ -x "$b" ] || { echo "$b missing: cargo build --release --examples --bin tasnif" >&2; exit 2; }
 done
@@ -128,4 +131,9 @@ print(f"server CPU per OK call (median): plain {cost('plain'):.0f} µs, full {co
 print("full/plain per round:", " ".join(f"{x:.3f}" for x in ratios), f"median {st.median(ratios):.3f}")
 if grpc:
     print(f"grpc-load/examples-load on plain: median {st.median(grpc) / st.median(plain):.3f}")
+failed = [r["name"] for r in rows if sum((r["errors"] or {}).values()) or not r["rps"]]
+failed += [f"full (metrics counted {r['metrics_ok_total']} OK calls)" for r in rows
+           if r["name"] == "full" and not r.get("metrics_ok_total")]
+if failed:
+    sys.exit("bench_tls: calls failed (or none succeeded) in " + ", ".join(failed))
 EOF
