@@ -6,7 +6,8 @@
 # /proc) and the window's p99 after each window.
 #
 # Drift: the median of the last six samples against the median of samples 7-12 (with
-# 10-s windows, the last minute against the second; the first minute is warm-up). Fails
+# the default windows, 10 s measured after 1 s of warm-up each, about the last minute
+# against the second; the first six samples are the soak's warm-up). Fails
 # if RSS or p99 drift by more than MAX_DRIFT (0.10), or if any call fails. Each window is
 # a fresh grpc-load process (new connections every window; the gap between windows is
 # its start-up, a few ms) that drives the same load for WINDOW_WARMUP = 1 s before it
